@@ -1,0 +1,127 @@
+"""One frozen configuration, resolved once from env vars, pytest options or CLI flags.
+
+Precedence: an explicit option/flag beats the environment variable, which beats
+the default. Everything downstream (fixtures, the CLI, the runner) reads only
+the `HarnessConfig` this module returns.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import ConfigError
+
+BUNDLED_SQL_DIR = Path(__file__).parent / "sql"
+BACKENDS = ("embedded", "testcontainers", "dsn")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting as the SPEC names it: env var, option/flag, help text."""
+
+    key: str
+    env: str
+    flag: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("backend", "IU_HARNESS_BACKEND", "--iu-backend",
+            "PostgreSQL to run against: embedded (default, pip-installed server), "
+            "testcontainers (needs a Docker engine) or dsn (an existing server)"),
+    Setting("dsn", "IU_HARNESS_DSN", "--iu-dsn",
+            "server for the dsn backend, e.g. 'host=db user=postgres'; the harness creates and "
+            "drops only its own iu_harness_* databases there"),
+    Setting("sql_dir", "IU_HARNESS_SQL_DIR", "--iu-sql-dir",
+            "directory of the iu_core build under test: *.sql loaded in name order "
+            "(default: the bundled harness/sql)"),
+    Setting("extra_sql", "IU_HARNESS_EXTRA_SQL", "--iu-extra-sql",
+            f"SQL files loaded after the schema, in order, separated by '{os.pathsep}'"),
+)
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    backend: str = "embedded"
+    dsn: str | None = None
+    sql_dir: Path = BUNDLED_SQL_DIR
+    extra_sql: tuple[Path, ...] = field(default_factory=tuple)
+
+    @property
+    def sql_dir_is_bundled(self) -> bool:
+        return self.sql_dir.resolve() == BUNDLED_SQL_DIR.resolve()
+
+    def describe(self) -> str:
+        extra = ", ".join(str(p) for p in self.extra_sql) or "none"
+        return f"backend={self.backend} sql-dir={self.sql_dir} extra-sql={extra}"
+
+
+def resolve_config(
+    options: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> HarnessConfig:
+    """Build the config: `options` (key -> value or None) over `environ` over defaults."""
+    options = options or {}
+    environ = os.environ if environ is None else environ
+
+    def pick(key: str) -> tuple[str | None, str]:
+        setting = SETTINGS_BY_KEY[key]
+        value = options.get(key)
+        if value not in (None, ""):
+            return value, setting.flag
+        value = environ.get(setting.env)
+        if value not in (None, ""):
+            return value, setting.env
+        return None, ""
+
+    backend, backend_source = pick("backend")
+    backend = (backend or "embedded").strip().lower()
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"unknown backend {backend!r} (from {backend_source})",
+            checked=f"allowed backends: {', '.join(BACKENDS)}",
+            fix="set IU_HARNESS_BACKEND / --iu-backend to one of them",
+        )
+
+    dsn, _ = pick("dsn")
+    if backend == "dsn" and not dsn:
+        raise ConfigError(
+            "backend 'dsn' needs a server",
+            checked="IU_HARNESS_DSN and --iu-dsn are both empty",
+            fix="pass --iu-dsn 'host=... user=... dbname=postgres' or set IU_HARNESS_DSN",
+        )
+
+    sql_dir_value, sql_source = pick("sql_dir")
+    sql_dir = Path(sql_dir_value).expanduser().resolve() if sql_dir_value else BUNDLED_SQL_DIR
+    if not sql_dir.is_dir():
+        raise ConfigError(
+            f"SQL dir {sql_dir} (from {sql_source}) is not a directory",
+            checked="the path exists and is a directory",
+            fix="point --iu-sql-dir / IU_HARNESS_SQL_DIR at the folder holding your iu_core *.sql files",
+        )
+    if not any(sql_dir.glob("*.sql")):
+        raise ConfigError(
+            f"SQL dir {sql_dir} (from {sql_source}) holds no *.sql file",
+            checked=f"glob {sql_dir}/*.sql",
+            fix="put the iu_core build's numbered .sql files there",
+        )
+
+    extra_value, extra_source = pick("extra_sql")
+    extra: list[Path] = []
+    for part in (extra_value or "").split(os.pathsep):
+        if not part.strip():
+            continue
+        path = Path(part.strip()).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(
+                f"extra SQL file {path} (from {extra_source}) does not exist",
+                checked="every os.pathsep-separated entry is a readable file",
+                fix=f"fix the path, or separate several files with '{os.pathsep}'",
+            )
+        extra.append(path)
+
+    return HarnessConfig(backend=backend, dsn=dsn, sql_dir=sql_dir, extra_sql=tuple(extra))

@@ -1,0 +1,115 @@
+"""Template databases and per-test clones: create, load once, clone fast, drop only our own.
+
+Each `DatabasePool` owns the databases it names (`iu_harness_<run>_...`): on a
+shared `dsn` server it never touches anything else, and it drops everything it
+created when closed. The schema (+ extra SQL + baseline) is loaded once per
+baseline into a template; every test gets `CREATE DATABASE ... TEMPLATE`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from harness.config import HarnessConfig
+from harness.servers.base import Server
+from harness.sql_loader import load_files, resolve_baseline, schema_files
+
+NAME_PREFIX = "iu_harness_"
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database of ours on the server, with its DSN."""
+
+    name: str
+    dsn: str
+    baseline: str | None
+
+    def connect(self, **kwargs: object) -> psycopg.Connection:
+        return psycopg.connect(self.dsn, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class DatabasePool:
+    server: Server
+    config: HarnessConfig
+    run_id: str = field(default_factory=lambda: f"{os.getpid()}_{secrets.token_hex(3)}")
+    _templates: dict[str, Database] = field(default_factory=dict)
+    _created: list[str] = field(default_factory=list)
+    _counter: itertools.count = field(default_factory=itertools.count)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def _name(self, purpose: str) -> str:
+        return f"{NAME_PREFIX}{self.run_id}_{purpose}_{next(self._counter)}"
+
+    def _admin(self) -> psycopg.Connection:
+        return self.server.connect(autocommit=True)
+
+    def _create(self, name: str, template: str = "template0") -> None:
+        with self._admin() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))
+        self._created.append(name)
+
+    def drop(self, name: str) -> None:
+        if not name.startswith(NAME_PREFIX + self.run_id):
+            raise ValueError(f"refusing to drop {name!r}: not a database of this harness run")
+        with self._admin() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with contextlib.suppress(ValueError):
+            self._created.remove(name)
+
+    def files_for(self, baseline: str | None) -> list[Path]:
+        files = [*schema_files(self.config.sql_dir), *self.config.extra_sql]
+        if baseline:
+            files.append(resolve_baseline(self.config, baseline))
+        return files
+
+    def template(self, baseline: str | None = None) -> Database:
+        """The loaded template for a baseline (None: schema only), built on first use."""
+        key = baseline or ""
+        with self._lock:
+            if key in self._templates:
+                return self._templates[key]
+            files = self.files_for(baseline)  # resolves the baseline before creating anything
+            name = self._name(f"tpl_{(baseline or 'schema').replace('-', '_')}")
+            began = time.perf_counter()
+            self._create(name)
+            try:
+                with self.server.connect(name) as conn:
+                    load_files(conn, files)
+            except BaseException:
+                self.drop(name)
+                raise
+            self.timings[f"template_load_s[{key or 'schema'}]"] = time.perf_counter() - began
+            database = Database(name, self.server.dsn(name), baseline)
+            self._templates[key] = database
+            return database
+
+    def clone(self, baseline: str | None = None) -> Database:
+        """A fresh database copied from the baseline's template."""
+        template = self.template(baseline)
+        name = self._name("db")
+        began = time.perf_counter()
+        with self._lock:  # CREATE DATABASE ... TEMPLATE needs the template free of sessions
+            self._create(name, template.name)
+        self.timings["last_clone_s"] = time.perf_counter() - began
+        return Database(name, self.server.dsn(name), baseline)
+
+    def close(self) -> None:
+        """Drop every database this pool created, clones first, then templates."""
+        for name in reversed(list(self._created)):
+            with contextlib.suppress(psycopg.Error):
+                self.drop(name)
+        self._templates.clear()

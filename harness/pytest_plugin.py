@@ -1,0 +1,105 @@
+"""pytest plugin (entry point `pytest11: iu_harness`): options, report header and fixtures.
+
+Options only flow one way: the four SPEC settings are read here once into a
+frozen HarnessConfig; fixtures read that, nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from harness.config import SETTINGS, HarnessConfig, resolve_config
+from harness.databases import Database, DatabasePool
+from harness.errors import ConfigError, HarnessError
+from harness.session import HarnessSession
+
+SESSION_KEY = pytest.StashKey[HarnessSession]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("iu-harness", "iu_core invariant harness")
+    for setting in SETTINGS:
+        group.addoption(setting.flag, dest=f"iu_{setting.key}", default=None,
+                        help=f"{setting.help} [env: {setting.env}]")
+    group.addoption("--iu-max-n", dest="iu_max_n", type=int, default=None,
+                    help="also run scaleout sweeps up to this N (default: each scenario's default sweep, "
+                         "which skips the N marked slow) [env: IU_HARNESS_MAX_N]")
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options = {s.key: getattr(config.option, f"iu_{s.key}", None) for s in SETTINGS}
+    try:
+        harness_config = resolve_config(options)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"iu-harness: {exc}") from exc
+    config.stash[SESSION_KEY] = HarnessSession(harness_config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash[SESSION_KEY]
+    if not _is_xdist_controller(config):
+        try:
+            session.server  # noqa: B018 - start now so the header can say what we run against
+        except HarnessError as exc:
+            return [f"iu-harness: {session.config.describe()}", f"iu-harness: server unavailable: {exc}"]
+    return [session.describe()]
+
+
+@pytest.fixture(scope="session")
+def iu_session(pytestconfig: pytest.Config) -> HarnessSession:
+    return pytestconfig.stash[SESSION_KEY]
+
+
+@pytest.fixture(scope="session")
+def iu_config(iu_session: HarnessSession) -> HarnessConfig:
+    return iu_session.config
+
+
+@pytest.fixture(scope="session")
+def iu_pool(iu_session: HarnessSession) -> DatabasePool:
+    """The server's database pool; an unreachable server stops the whole run with one line."""
+    try:
+        return iu_session.pool
+    except HarnessError as exc:
+        pytest.exit(f"iu-harness cannot get a PostgreSQL server: {exc}", returncode=3)
+
+
+@pytest.fixture
+def iu_db_factory(iu_pool: DatabasePool) -> Iterator[Callable[..., Database]]:
+    """Make fresh clones: `iu_db_factory("after-25000x")`; all are dropped after the test."""
+    made: list[Database] = []
+
+    def make(baseline: str | None = None) -> Database:
+        database = iu_pool.clone(baseline)
+        made.append(database)
+        return database
+
+    yield make
+    for database in made:
+        iu_pool.drop(database.name)
+
+
+@pytest.fixture
+def iu_db(iu_db_factory: Callable[..., Database]) -> Database:
+    """A fresh database holding the iu_core schema (and --iu-extra-sql), no baseline."""
+    return iu_db_factory(None)
+
+
+@pytest.fixture
+def iu_conn(iu_db: Database) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to `iu_db`; use `with iu_conn.transaction():` for in-TX work."""
+    with iu_db.connect(autocommit=True) as conn:
+        yield conn

@@ -1,0 +1,50 @@
+"""The harness's lazily started server + database pool, shared by the pytest plugin and the CLI."""
+
+from __future__ import annotations
+
+import time
+
+from harness.config import HarnessConfig
+from harness.databases import DatabasePool
+from harness.servers import Server, start_server
+
+
+class HarnessSession:
+    """Starts the server on first use, owns the pool, and tears both down once."""
+
+    def __init__(self, config: HarnessConfig) -> None:
+        self.config = config
+        self._server: Server | None = None
+        self._pool: DatabasePool | None = None
+        self.timings: dict[str, float] = {}
+
+    @property
+    def started(self) -> bool:
+        return self._server is not None
+
+    @property
+    def server(self) -> Server:
+        if self._server is None:
+            began = time.perf_counter()
+            self._server = start_server(self.config)
+            self.timings["server_ready_s"] = time.perf_counter() - began
+        return self._server
+
+    @property
+    def pool(self) -> DatabasePool:
+        if self._pool is None:
+            self._pool = DatabasePool(self.server, self.config)
+        return self._pool
+
+    def describe(self) -> str:
+        server = self._server
+        version = f"PostgreSQL {server.version}" if server else "not started"
+        return f"iu-harness: {self.config.describe()} server={version}"
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

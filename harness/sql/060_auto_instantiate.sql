@@ -1,0 +1,113 @@
+-- 060_auto_instantiate.sql
+-- Deploys: iu_core.fn_iu_auto_instantiate_from_event, the productized orchestrator.
+-- Needs:   020_reference_data.sql, 030_gates.sql, 035_arguments.sql,
+--          040_digest.sql, 050_compose.sql.
+--
+-- Order of checks: arguments (IU001/IU009) -> emit mode (IU003) -> template
+-- (IU002) -> idempotency key seen before ('duplicate', writes nothing, even
+-- with gates closed) -> gates ('gated', writes nothing) -> compose.
+-- Concurrency: the instance row's unique collection_key is the claim. A second
+-- caller of the same event blocks on it until the first commits, then finds
+-- the first one's log row and answers 'duplicate'; if the first rolled back,
+-- the second composes. No lock outlives the statement beyond row locks, so one
+-- transaction can call this 100,000+ times with stock lock settings.
+
+CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_from_event(
+    p_event_id     uuid,
+    p_event_type   text,
+    p_template_key text,
+    p_suffix       text,
+    p_actor        text,
+    p_emit_mode    text DEFAULT 'live'
+) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c_fn CONSTANT text := 'fn_iu_auto_instantiate_from_event';
+    v_template_id     uuid;
+    v_is_template     boolean;
+    v_idempotency_key text;
+    v_instance_key    text;
+    v_instance_id     uuid;
+    v_gate            text;
+    v_template_digest text;
+    v_instance_digest text;
+BEGIN
+    IF p_event_id IS NULL THEN
+        RAISE EXCEPTION '%: argument event_id is required, got NULL', c_fn USING ERRCODE = 'IU001';
+    END IF;
+    PERFORM iu_core.fn_iu_require_text(c_fn, 'event_type', p_event_type);
+    PERFORM iu_core.fn_iu_require_text(c_fn, 'template_key', p_template_key);
+    PERFORM iu_core.fn_iu_require_text(c_fn, 'suffix', p_suffix);
+    PERFORM iu_core.fn_iu_require_text(c_fn, 'actor', p_actor);
+    PERFORM iu_core.fn_iu_require_text(c_fn, 'emit_mode', p_emit_mode);
+
+    PERFORM 1 FROM iu_core.iu_emit_mode WHERE emit_mode = p_emit_mode;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'undefined emit_mode %', quote_literal(p_emit_mode)
+            USING ERRCODE = 'IU003',
+                  HINT = 'defined modes are the rows of iu_core.iu_emit_mode';
+    END IF;
+
+    SELECT id, is_template INTO v_template_id, v_is_template
+      FROM iu_core.iu_piece_collection WHERE collection_key = p_template_key;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown template %', quote_literal(p_template_key) USING ERRCODE = 'IU002';
+    ELSIF NOT v_is_template THEN
+        RAISE EXCEPTION 'collection % is an instance, not a template', quote_literal(p_template_key)
+            USING ERRCODE = 'IU002';
+    END IF;
+
+    v_idempotency_key := md5(p_event_id::text || ':' || p_template_key || ':' || p_suffix);
+    v_instance_key := 'tpl-inst:auto:' || p_suffix;
+
+    SELECT instance_collection_id INTO v_instance_id
+      FROM iu_core.iu_auto_instantiate_event_log WHERE idempotency_key = v_idempotency_key;
+    IF FOUND THEN
+        RETURN jsonb_build_object(
+            'status', 'duplicate', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
+            'idempotency_key', v_idempotency_key);
+    END IF;
+
+    v_gate := iu_core.fn_iu_first_closed_gate(
+        ARRAY['iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled']);
+    IF v_gate IS NOT NULL THEN
+        RETURN jsonb_build_object(
+            'status', 'gated', 'gate', v_gate, 'instance_key', v_instance_key,
+            'idempotency_key', v_idempotency_key);
+    END IF;
+
+    v_instance_id := iu_core.fn_iu_compose_claim(v_template_id, v_instance_key, p_actor);
+    IF v_instance_id IS NULL THEN
+        -- The key was taken meanwhile: by this very event (a concurrent caller
+        -- that has now committed) it is a duplicate, otherwise a conflict.
+        SELECT instance_collection_id INTO v_instance_id
+          FROM iu_core.iu_auto_instantiate_event_log WHERE idempotency_key = v_idempotency_key;
+        IF FOUND THEN
+            RETURN jsonb_build_object(
+                'status', 'duplicate', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
+                'idempotency_key', v_idempotency_key);
+        END IF;
+        RAISE EXCEPTION 'instance key % already exists for another event (event %, template %)',
+            quote_literal(v_instance_key), p_event_id, quote_literal(p_template_key)
+            USING ERRCODE = 'IU004',
+                  HINT = 'each event needs its own suffix';
+    END IF;
+
+    PERFORM iu_core.fn_iu_collection_record_template_instance(v_template_id, v_instance_id, p_actor, 'auto');
+
+    v_template_digest := iu_core.fn_iu_manifest_digest(v_template_id);
+    SELECT manifest_digest INTO v_instance_digest FROM iu_core.iu_piece_collection WHERE id = v_instance_id;
+
+    INSERT INTO iu_core.iu_auto_instantiate_event_log
+        (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
+         idempotency_key, template_digest, instance_digest)
+    VALUES
+        (p_event_id, p_event_type, p_template_key, v_instance_id, p_actor, p_emit_mode,
+         v_idempotency_key, v_template_digest, v_instance_digest);
+
+    RETURN jsonb_build_object(
+        'status', 'ok', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
+        'idempotency_key', v_idempotency_key, 'template_digest', v_template_digest,
+        'instance_digest', v_instance_digest, 'digest_match', v_template_digest = v_instance_digest);
+END;
+$$;

@@ -1,0 +1,77 @@
+-- 070_rollback.sql
+-- Deploys: iu_core.fn_iu_auto_instantiate_rollback_by_actor.
+-- Needs:   010_tables.sql, 035_arguments.sql.
+-- Addresses everything one actor's auto-instantiation wrote, through the
+-- sidecar log. Dry run by default. A real run deletes sidecar log -> lineage
+-- -> instance collection -> membership (by the ON DELETE CASCADE), and never
+-- touches templates, iu, manual lineage or another actor's rows.
+
+CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_rollback_by_actor(
+    p_actor   text,
+    p_dry_run boolean DEFAULT true
+) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c_fn CONSTANT text := 'fn_iu_auto_instantiate_rollback_by_actor';
+    v_targets     uuid[];
+    v_collections bigint;
+    v_lineage     bigint;
+    v_log         bigint;
+    v_membership  bigint;
+BEGIN
+    PERFORM iu_core.fn_iu_require_text(c_fn, 'actor', p_actor);
+    IF p_dry_run IS NULL THEN
+        RAISE EXCEPTION '%: argument dry_run is required, got NULL', c_fn USING ERRCODE = 'IU001';
+    END IF;
+
+    -- Only non-template instances that no other actor's log row claims.
+    v_targets := ARRAY(
+        SELECT DISTINCT l.instance_collection_id
+          FROM iu_core.iu_auto_instantiate_event_log l
+          JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
+         WHERE l.actor = p_actor
+           AND NOT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log o
+                            WHERE o.instance_collection_id = l.instance_collection_id
+                              AND o.actor <> p_actor)
+         ORDER BY 1);
+
+    SELECT count(*) INTO v_log FROM iu_core.iu_auto_instantiate_event_log WHERE actor = p_actor;
+    SELECT count(*) INTO v_lineage FROM iu_core.iu_collection_template_instance_lineage
+     WHERE actor = p_actor AND origin = 'auto' AND instance_collection_id = ANY (v_targets);
+    v_collections := cardinality(v_targets);
+    SELECT count(*) INTO v_membership FROM iu_core.iu_piece_membership
+     WHERE collection_id = ANY (v_targets);
+
+    IF v_log = 0 AND v_collections = 0 THEN
+        RETURN jsonb_build_object('status', 'noop', 'actor', p_actor, 'dry_run', p_dry_run,
+                                  'target_instance_ids', '[]'::jsonb);
+    END IF;
+
+    IF p_dry_run THEN
+        RETURN jsonb_build_object(
+            'status', 'dry_run', 'actor', p_actor,
+            'target_instance_ids', to_jsonb(v_targets),
+            'would_delete_instance_collections', v_collections,
+            'would_delete_lineage_rows', v_lineage,
+            'would_delete_log_rows', v_log,
+            'would_delete_membership_rows', v_membership);
+    END IF;
+
+    DELETE FROM iu_core.iu_auto_instantiate_event_log WHERE actor = p_actor;
+    GET DIAGNOSTICS v_log = ROW_COUNT;
+    DELETE FROM iu_core.iu_collection_template_instance_lineage
+     WHERE actor = p_actor AND origin = 'auto' AND instance_collection_id = ANY (v_targets);
+    GET DIAGNOSTICS v_lineage = ROW_COUNT;
+    DELETE FROM iu_core.iu_piece_collection
+     WHERE id = ANY (v_targets) AND NOT is_template;
+    GET DIAGNOSTICS v_collections = ROW_COUNT;
+
+    RETURN jsonb_build_object(
+        'status', 'ok', 'actor', p_actor,
+        'target_instance_ids', to_jsonb(v_targets),
+        'deleted_instance_collections', v_collections,
+        'deleted_lineage_rows', v_lineage,
+        'deleted_log_rows', v_log,
+        'deleted_membership_rows', v_membership);
+END;
+$$;

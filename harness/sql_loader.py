@@ -1,0 +1,183 @@
+"""Loading iu_core SQL files the way `psql -f` would, with errors that name file and line.
+
+Files are split into statements by a small lexer that knows comments, quoted
+strings, quoted identifiers and dollar quoting, so a failing statement is
+reported with the file and line it starts on. psql's `\\ir FILE` / `\\i FILE`
+includes are followed, so baselines stay loadable by psql itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from harness.config import BUNDLED_SQL_DIR, HarnessConfig
+from harness.errors import SqlLoadError
+
+BUNDLED_BASELINE_DIR = BUNDLED_SQL_DIR / "baselines"
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_INCLUDE = re.compile(r"^\\(ir|i|include|include_relative)\s+(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    path: Path
+    line: int
+    sql: str
+
+    @property
+    def first_line(self) -> str:
+        for text in self.sql.splitlines():
+            if text.strip() and not text.lstrip().startswith("--"):
+                return text.strip()[:120]
+        return ""
+
+
+
+def schema_files(sql_dir: Path) -> list[Path]:
+    """The build's SQL files in name order (baselines live in a subfolder and are not included)."""
+    return sorted(p for p in sql_dir.glob("*.sql") if p.is_file())
+
+
+def resolve_baseline(config: HarnessConfig, name: str) -> Path:
+    """`<sql-dir>/baselines/<name>.sql` when the build under test has it, else the bundled one."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise SqlLoadError(f"baseline name {name!r} is not a plain file stem",
+                           checked="letters, digits, '.', '_' and '-' only",
+                           fix="name a file of harness/sql/baselines without its .sql suffix")
+    for folder in (config.sql_dir / "baselines", BUNDLED_BASELINE_DIR):
+        candidate = folder / f"{name}.sql"
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in BUNDLED_BASELINE_DIR.glob("*.sql"))
+    raise SqlLoadError(f"unknown baseline {name!r}",
+                       checked=f"{config.sql_dir / 'baselines'} and {BUNDLED_BASELINE_DIR}",
+                       fix=f"use one of {', '.join(known)} or add {name}.sql to your <sql-dir>/baselines")
+
+
+def split_statements(text: str, path: Path, _depth: int = 0) -> Iterator[Statement]:
+    """Yield the statements of an SQL script, following psql includes."""
+    i, n = 0, len(text)
+    start, line, start_line = 0, 1, 1
+    at_line_start = True
+    has_code = False  # has the current statement anything but comments and blanks yet?
+
+    while i < n:
+        ch = text[i]
+        if at_line_start and ch == "\\":
+            end = text.find("\n", i)
+            end = n if end == -1 else end
+            meta = text[i:end].strip()
+            if has_code:
+                raise SqlLoadError(f"{path}:{line}: psql meta-command inside a statement: {meta}",
+                                   fix="end the statement with ';' before the meta-command")
+            match = _INCLUDE.match(meta)
+            if not match:
+                raise SqlLoadError(f"{path}:{line}: unsupported psql meta-command {meta!r}",
+                                   checked="the harness follows only \\i and \\ir includes",
+                                   fix="express it in plain SQL")
+            if _depth > 8:
+                raise SqlLoadError(f"{path}:{line}: includes nested more than 8 deep (a cycle?)")
+            target = (path.parent / match.group(2)).resolve()
+            if not target.is_file():
+                raise SqlLoadError(f"{path}:{line}: included file {match.group(2)} not found",
+                                   checked=f"{target}", fix="fix the include path (relative to the file)")
+            yield from split_statements(target.read_text(encoding="utf-8"), target, _depth + 1)
+            i, start = end, end
+            continue
+        if ch == "\n":
+            line += 1
+            at_line_start = True
+            i += 1
+            continue
+        if not ch.isspace():
+            at_line_start = False
+        if text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+            continue
+        if text.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if text.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif text.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    line += text[i] == "\n"
+                    i += 1
+            continue
+        if not ch.isspace() and not has_code:
+            has_code, start_line = True, line
+        if ch in ("'", '"'):
+            escapes = ch == "'" and i > 0 and text[i - 1] in "eE"
+            i += 1
+            while i < n:
+                if escapes and text[i] == "\\":
+                    line += text[i + 1 : i + 2] == "\n"
+                    i += 2
+                    continue
+                if text[i] == ch:
+                    if text[i + 1 : i + 2] == ch:
+                        i += 2
+                        continue
+                    break
+                line += text[i] == "\n"
+                i += 1
+            i += 1
+            continue
+        if ch == "$":
+            tag = _DOLLAR_TAG.match(text, i)
+            if tag and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+                close = text.find(tag.group(0), tag.end())
+                close = n if close == -1 else close
+                line += text.count("\n", i, close)
+                i = close + len(tag.group(0))
+                continue
+        if ch == ";":
+            sql = text[start : i + 1]
+            if has_code and sql.strip(" \t\r\n;"):
+                yield Statement(path, start_line, sql)
+            start, has_code = i + 1, False
+        i += 1
+    if has_code:
+        yield Statement(path, start_line, text[start:])
+
+
+def load_files(conn: psycopg.Connection, files: Sequence[Path]) -> int:
+    """Run every statement of `files` in order, autocommit like `psql -f`; returns the count.
+
+    On failure raises SqlLoadError naming the file, the statement's line and
+    the server's message; the caller drops the half-loaded database.
+    """
+    count = 0
+    previous = conn.autocommit
+    conn.autocommit = True
+    try:
+        for path in files:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SqlLoadError(f"cannot read SQL file {path}: {exc}",
+                                   fix="check the path and its permissions") from exc
+            for statement in split_statements(text, path):
+                try:
+                    conn.execute(statement.sql.encode())
+                except psycopg.Error as exc:
+                    diag = exc.diag
+                    where = f"{statement.path}:{statement.line}"
+                    detail = (diag.message_primary or str(exc)).strip()
+                    context = f" (context: {diag.context.strip()})" if diag.context else ""
+                    raise SqlLoadError(
+                        f"{where}: statement failed: {detail}{context}",
+                        checked=f"SQLSTATE {diag.sqlstate}; statement starts: {statement.first_line}",
+                        fix="fix the statement, or load a different --iu-sql-dir / --iu-extra-sql",
+                    ) from exc
+                count += 1
+    finally:
+        conn.autocommit = previous
+    return count
