@@ -63,7 +63,7 @@ class DatabasePool:
         self._created.append(name)
 
     def drop(self, name: str) -> None:
-        if not name.startswith(NAME_PREFIX + self.run_id):
+        if not name.startswith(f"{NAME_PREFIX}{self.run_id}_"):
             raise ValueError(f"refusing to drop {name!r}: not a database of this harness run")
         with self._admin() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -89,6 +89,10 @@ class DatabasePool:
             try:
                 with self.server.connect(name) as conn:
                     load_files(conn, files)
+                    # Clones inherit these statistics; without them the planner guesses
+                    # table sizes and picks hash joins that cost 3x per orchestrator call.
+                    conn.execute("ANALYZE")
+                    conn.commit()
             except BaseException:
                 self.drop(name)
                 raise

@@ -17,6 +17,9 @@ from harness.errors import ConfigError, HarnessError
 from harness.session import HarnessSession
 
 SESSION_KEY = pytest.StashKey[HarnessSession]()
+# A server that failed to start for the header is not retried (a dead DSN would cost its timeout twice)
+# and its error is reported once, by the first fixture that needs the server.
+SERVER_ERROR_KEY = pytest.StashKey[HarnessError]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,7 +57,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         try:
             session.server  # noqa: B018 - start now so the header can say what we run against
         except HarnessError as exc:
-            return [f"iu-harness: {session.config.describe()}", f"iu-harness: server unavailable: {exc}"]
+            config.stash[SERVER_ERROR_KEY] = exc
+            return [f"iu-harness: {session.config.describe()}",
+                    "iu-harness: server unavailable (the run stops at the first test that needs it)"]
     return [session.describe()]
 
 
@@ -69,9 +74,12 @@ def iu_config(iu_session: HarnessSession) -> HarnessConfig:
 
 
 @pytest.fixture(scope="session")
-def iu_pool(iu_session: HarnessSession) -> DatabasePool:
+def iu_pool(pytestconfig: pytest.Config, iu_session: HarnessSession) -> DatabasePool:
     """The server's database pool; an unreachable server stops the whole run with one line."""
     try:
+        failed = pytestconfig.stash.get(SERVER_ERROR_KEY, None)
+        if failed is not None:
+            raise failed
         return iu_session.pool
     except HarnessError as exc:
         pytest.exit(f"iu-harness cannot get a PostgreSQL server: {exc}", returncode=3)

@@ -114,7 +114,9 @@ def split_statements(text: str, path: Path, _depth: int = 0) -> Iterator[Stateme
         if not ch.isspace() and not has_code:
             has_code, start_line = True, line
         if ch in ("'", '"'):
-            escapes = ch == "'" and i > 0 and text[i - 1] in "eE"
+            # E'...' only when the E is a token of its own (not the end of `name'...'` etc.)
+            escapes = (ch == "'" and i > 0 and text[i - 1] in "eE"
+                       and not (i > 1 and (text[i - 2].isalnum() or text[i - 2] in "_$")))
             i += 1
             while i < n:
                 if escapes and text[i] == "\\":

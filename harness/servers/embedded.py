@@ -106,10 +106,8 @@ def locate_install() -> Path:
             if not p.is_symlink():
                 p.chmod(p.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if p.is_dir() else 0))
     staging.chmod(0o755)
-    try:
+    with contextlib.suppress(OSError):  # another process won the race; its copy is identical
         (staging / "pginstall").rename(cache)
-    except OSError:
-        pass  # another process won the race; its copy is identical
     shutil.rmtree(staging, ignore_errors=True)
     return cache
 
@@ -230,7 +228,7 @@ class EmbeddedServer(Server):
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                            preexec_fn=_die_with_parent,  # noqa: PLW1509
+                                            preexec_fn=_die_with_parent,
                                             **self._run_kwargs())  # type: ignore[call-overload]
         finally:
             log.close()

@@ -15,6 +15,8 @@
 --   IU010  lineage endpoints are the wrong kind (template vs instance)
 --   IU011  the instance already has a lineage row
 
+-- Point-lookup functions carry SET enable_seqscan = off; see 060_auto_instantiate.sql.
+
 CREATE SCHEMA IF NOT EXISTS iu_core;
 
 COMMENT ON SCHEMA iu_core IS

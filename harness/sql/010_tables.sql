@@ -82,8 +82,9 @@ CREATE TABLE IF NOT EXISTS iu_core.iu_auto_instantiate_event_log (
 CREATE INDEX IF NOT EXISTS iu_auto_log_actor_idx ON iu_core.iu_auto_instantiate_event_log (actor);
 CREATE INDEX IF NOT EXISTS iu_auto_log_instance_idx ON iu_core.iu_auto_instantiate_event_log (instance_collection_id);
 
+-- No updated_at: a toggle that is closed again leaves the row exactly as it was,
+-- so a rolled-back scaleout restores the database row for row.
 CREATE TABLE IF NOT EXISTS iu_core.iu_gate (
-    gate_key   text PRIMARY KEY,
-    enabled    boolean NOT NULL DEFAULT false,
-    updated_at timestamptz NOT NULL DEFAULT now()
+    gate_key text PRIMARY KEY,
+    enabled  boolean NOT NULL DEFAULT false
 );

@@ -37,7 +37,7 @@ BEGIN
       FOR UPDATE;
 
     UPDATE iu_core.iu_gate
-       SET enabled = p_enabled, updated_at = now()
+       SET enabled = p_enabled
      WHERE gate_key = ANY (p_gate_keys);
     GET DIAGNOSTICS v_changed = ROW_COUNT;
     RETURN v_changed;

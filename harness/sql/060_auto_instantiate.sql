@@ -12,6 +12,13 @@
 -- the second composes. No lock outlives the statement beyond row locks, so one
 -- transaction can call this 100,000+ times with stock lock settings.
 
+-- Planner settings of the point-lookup functions (here, 040 and 050):
+-- * enable_seqscan = off: on a small, freshly ANALYZEd database the planner
+--   caches seq-scan plans that then grow with the tables inside one long
+--   transaction (measured: 1.8 ms/call at N=1,000, 12 ms/call at N=10,000).
+-- * plan_cache_mode = force_generic_plan: with seq scans priced out, the plan
+--   cache keeps re-planning every call (custom plans), about 100 us each.
+-- Both apply only while these functions run; the server keeps stock settings.
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_from_event(
     p_event_id     uuid,
     p_event_type   text,
@@ -20,11 +27,15 @@ CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_from_event(
     p_actor        text,
     p_emit_mode    text DEFAULT 'live'
 ) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     c_fn CONSTANT text := 'fn_iu_auto_instantiate_from_event';
     v_template_id     uuid;
     v_is_template     boolean;
+    v_kind            text;
     v_idempotency_key text;
     v_instance_key    text;
     v_instance_id     uuid;
@@ -48,7 +59,7 @@ BEGIN
                   HINT = 'defined modes are the rows of iu_core.iu_emit_mode';
     END IF;
 
-    SELECT id, is_template INTO v_template_id, v_is_template
+    SELECT id, is_template, kind, manifest_digest INTO v_template_id, v_is_template, v_kind, v_template_digest
       FROM iu_core.iu_piece_collection WHERE collection_key = p_template_key;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown template %', quote_literal(p_template_key) USING ERRCODE = 'IU002';
@@ -68,15 +79,16 @@ BEGIN
             'idempotency_key', v_idempotency_key);
     END IF;
 
-    v_gate := iu_core.fn_iu_first_closed_gate(
-        ARRAY['iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled']);
+    SELECT min(gate_key) INTO v_gate
+      FROM (VALUES ('iu_core.auto_instantiate_enabled'), ('iu_core.composer_enabled')) AS k(gate_key)
+     WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled);
     IF v_gate IS NOT NULL THEN
         RETURN jsonb_build_object(
             'status', 'gated', 'gate', v_gate, 'instance_key', v_instance_key,
             'idempotency_key', v_idempotency_key);
     END IF;
 
-    v_instance_id := iu_core.fn_iu_compose_claim(v_template_id, v_instance_key, p_actor);
+    v_instance_id := iu_core.fn_iu_compose_claim(v_template_id, v_kind, v_instance_key, p_actor);
     IF v_instance_id IS NULL THEN
         -- The key was taken meanwhile: by this very event (a concurrent caller
         -- that has now committed) it is a duplicate, otherwise a conflict.
@@ -93,9 +105,13 @@ BEGIN
                   HINT = 'each event needs its own suffix';
     END IF;
 
-    PERFORM iu_core.fn_iu_collection_record_template_instance(v_template_id, v_instance_id, p_actor, 'auto');
+    -- Endpoints are known good here (a template, an instance just created), so
+    -- the lineage row is written directly rather than through the checking function.
+    INSERT INTO iu_core.iu_collection_template_instance_lineage
+        (template_collection_id, instance_collection_id, origin, actor)
+    VALUES (v_template_id, v_instance_id, 'auto', p_actor);
 
-    v_template_digest := iu_core.fn_iu_manifest_digest(v_template_id);
+    -- The template's stored digest; v_iu_digest_audit recomputes both sides.
     SELECT manifest_digest INTO v_instance_digest FROM iu_core.iu_piece_collection WHERE id = v_instance_id;
 
     INSERT INTO iu_core.iu_auto_instantiate_event_log

@@ -6,9 +6,13 @@
 -- -> instance collection -> membership (by the ON DELETE CASCADE), and never
 -- touches templates, iu, manual lineage or another actor's rows.
 
+-- The second parameter is named dry_run as in SPEC section 1, so callers can
+-- write `dry_run => false`. (A parameter cannot be renamed by CREATE OR
+-- REPLACE, hence the DROP, which keeps this file re-runnable.)
+DROP FUNCTION IF EXISTS iu_core.fn_iu_auto_instantiate_rollback_by_actor(text, boolean);
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_rollback_by_actor(
-    p_actor   text,
-    p_dry_run boolean DEFAULT true
+    p_actor text,
+    dry_run boolean DEFAULT true
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -20,7 +24,7 @@ DECLARE
     v_membership  bigint;
 BEGIN
     PERFORM iu_core.fn_iu_require_text(c_fn, 'actor', p_actor);
-    IF p_dry_run IS NULL THEN
+    IF dry_run IS NULL THEN
         RAISE EXCEPTION '%: argument dry_run is required, got NULL', c_fn USING ERRCODE = 'IU001';
     END IF;
 
@@ -43,11 +47,11 @@ BEGIN
      WHERE collection_id = ANY (v_targets);
 
     IF v_log = 0 AND v_collections = 0 THEN
-        RETURN jsonb_build_object('status', 'noop', 'actor', p_actor, 'dry_run', p_dry_run,
+        RETURN jsonb_build_object('status', 'noop', 'actor', p_actor, 'dry_run', dry_run,
                                   'target_instance_ids', '[]'::jsonb);
     END IF;
 
-    IF p_dry_run THEN
+    IF dry_run THEN
         RETURN jsonb_build_object(
             'status', 'dry_run', 'actor', p_actor,
             'target_instance_ids', to_jsonb(v_targets),

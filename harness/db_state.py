@@ -1,0 +1,89 @@
+"""Set-based reads of database state: counts, fingerprints, gates, views. One query each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from harness.scenario import SPEC_TABLES
+
+GATES = ("iu_core.auto_instantiate_enabled", "iu_core.composer_enabled")
+
+
+def table_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Row count of every SPEC table, in one statement."""
+    query = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {}, count(*) FROM iu_core.{}").format(sql.Literal(t), sql.Identifier(t))
+        for t in SPEC_TABLES)
+    return {name: int(count) for name, count in conn.execute(query).fetchall()}
+
+
+def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
+    """md5 of every iu_core table's full contents in primary-key order (text order without a key).
+
+    Two equal fingerprints mean the same rows, column for column, in every table.
+    """
+    tables = conn.execute("""
+        SELECT c.relname,
+               coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
+                           FROM pg_index i
+                           CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                          WHERE i.indrelid = c.oid AND i.indisprimary), '') AS pk
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'iu_core' AND c.relkind = 'r'
+         ORDER BY c.relname""").fetchall()
+    parts = []
+    for name, pk in tables:
+        order = sql.SQL(pk) if pk else sql.SQL("t::text")
+        parts.append(sql.SQL(
+            "SELECT {name}, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {order}), '')) "
+            "FROM iu_core.{table} t").format(name=sql.Literal(name), order=order,
+                                              table=sql.Identifier(name)))
+    if not parts:
+        return {}
+    rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
+    return {name: digest for name, digest in rows}
+
+
+def gate_states(conn: psycopg.Connection) -> dict[str, bool | None]:
+    rows = dict(conn.execute("SELECT gate_key, enabled FROM iu_core.iu_gate").fetchall())
+    return {gate: rows.get(gate) for gate in GATES}
+
+
+def template_summary(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
+    """template key -> {instance_count, instances_last_hour}, summed over emit modes."""
+    rows = conn.execute("""
+        SELECT template_collection_key, sum(instance_count)::bigint, sum(instances_last_hour)::bigint
+          FROM iu_core.v_iu_auto_instantiate_template_summary
+         GROUP BY 1 ORDER BY 1""").fetchall()
+    return {key: {"instance_count": int(c), "instances_last_hour": int(h)} for key, c, h in rows}
+
+
+def digest_audit(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
+    """The seeds' `digest_drift / digest_ok / total` line, for the database or one actor."""
+    row = conn.execute("""
+        SELECT count(*) FILTER (WHERE NOT digest_ok), count(*) FILTER (WHERE digest_ok), count(*)
+          FROM iu_core.v_iu_digest_audit
+         WHERE %(actor)s::text IS NULL OR actor = %(actor)s""", {"actor": actor}).fetchone()
+    assert row is not None
+    return {"drift": int(row[0]), "ok": int(row[1]), "total": int(row[2])}
+
+
+def actor_rows(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
+    """Per actor: auto log rows and lineage rows (origin/actor), to show who was touched."""
+    rows = conn.execute("""
+        SELECT actor, sum(log)::bigint, sum(lineage)::bigint FROM (
+            SELECT actor, 1 AS log, 0 AS lineage FROM iu_core.iu_auto_instantiate_event_log
+            UNION ALL
+            SELECT actor || ' (' || origin || ')', 0, 1 FROM iu_core.iu_collection_template_instance_lineage
+        ) x GROUP BY actor ORDER BY actor""").fetchall()
+    return {actor: {"log": int(log), "lineage": int(lin)} for actor, log, lin in rows}
+
+
+def fetch_one(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None, query
+    return tuple(row)

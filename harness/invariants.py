@@ -1,0 +1,312 @@
+"""Named invariants: small checks, each returning (passed, evidence), grouped by run phase.
+
+The set is open: decorate a function with `@invariant(...)` in any module the
+run imports (or expose the module under the `iu_harness.invariants` entry
+point group) and the runner checks it without being touched. A check reads
+the run's facts (`ctx.facts`) and queries the database set-based; evidence is
+JSON-serializable: the numbers that prove it, and on failure the offending rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from harness import db_state
+
+if TYPE_CHECKING:
+    from harness.runner import RunContext
+
+PHASES = ("in_tx", "post_commit", "replay", "rollback_dry_run", "rollback")
+SAMPLE_ROWS = 5
+
+Evidence = dict[str, Any]
+Check = Callable[["RunContext"], tuple[bool, Evidence]]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    phase: str
+    description: str
+    check: Check
+    applies: Callable[[RunContext], bool] | None = None
+
+
+@dataclass
+class InvariantResult:
+    name: str
+    phase: str
+    description: str
+    passed: bool
+    evidence: Evidence = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "phase": self.phase, "description": self.description,
+                "passed": self.passed, "evidence": self.evidence}
+
+
+REGISTRY: dict[str, Invariant] = {}
+
+
+def invariant(name: str, *, phase: str, description: str,
+              applies: Callable[[RunContext], bool] | None = None) -> Callable[[Check], Check]:
+    if phase not in PHASES:
+        raise ValueError(f"invariant {name!r}: phase {phase!r} is not one of {PHASES}")
+
+    def register(check: Check) -> Check:
+        if name in REGISTRY and REGISTRY[name].check is not check:
+            raise ValueError(f"invariant {name!r} is registered twice")
+        REGISTRY[name] = Invariant(name, phase, description, check, applies)
+        return check
+
+    return register
+
+
+def load_plugin_invariants() -> None:
+    """Import modules registered under the `iu_harness.invariants` entry point group."""
+    for entry in entry_points(group="iu_harness.invariants"):
+        entry.load()
+
+
+def invariants_for(phase: str) -> list[Invariant]:
+    return [inv for inv in REGISTRY.values() if inv.phase == phase]
+
+
+def _rows(ctx: RunContext, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    cur = ctx.conn.execute(query, params)  # type: ignore[arg-type]
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (v if isinstance(v, int | float | bool | str | dict | list | type(None)) else str(v))
+             for k, v in row.items()} for row in rows]
+
+
+# -- in the scenario's transaction, before COMMIT -----------------------------------------------
+
+@invariant("calls_all_ok", phase="in_tx",
+           description="every orchestrator call of the run returned status 'ok'")
+def calls_all_ok(ctx: RunContext) -> tuple[bool, Evidence]:
+    by_status = {r["status"]: r["calls"] for r in _rows(ctx, """
+        SELECT coalesce(result->>'status', '<none>') AS status, count(*)::int AS calls
+          FROM pg_temp.iu_run_calls GROUP BY 1 ORDER BY 1""")}
+    evidence: Evidence = {"calls": sum(by_status.values()), "by_status": by_status}
+    passed = by_status == {"ok": ctx.n}
+    if not passed:
+        evidence["offending"] = _jsonable(_rows(ctx, """
+            SELECT p.seq, p.template_key, p.suffix, c.result::text AS result
+              FROM pg_temp.iu_run_plan p LEFT JOIN pg_temp.iu_run_calls c USING (seq)
+             WHERE c.result->>'status' IS DISTINCT FROM 'ok' ORDER BY p.seq LIMIT %(k)s""",
+            {"k": SAMPLE_ROWS}))
+    return passed, evidence
+
+
+@invariant("in_tx_rows_added", phase="in_tx",
+           description="inside the transaction, lineage and auto log grew by exactly N, all for the actor")
+def in_tx_rows_added(ctx: RunContext) -> tuple[bool, Evidence]:
+    pre = ctx.facts["pre"]["counts"]
+    now = db_state.table_counts(ctx.conn)
+    actor = _rows(ctx, """
+        SELECT (SELECT count(*) FROM iu_core.iu_collection_template_instance_lineage
+                 WHERE actor = %(a)s AND origin = 'auto')::int AS lineage,
+               (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log WHERE actor = %(a)s)::int AS log""",
+                  {"a": ctx.scenario.actor})[0]
+    lineage_t, log_t = "iu_collection_template_instance_lineage", "iu_auto_instantiate_event_log"
+    evidence = {
+        "lineage": {"before": pre[lineage_t], "in_tx": now[lineage_t], "added": now[lineage_t] - pre[lineage_t]},
+        "auto_log": {"before": pre[log_t], "in_tx": now[log_t], "added": now[log_t] - pre[log_t]},
+        "actor": {"name": ctx.scenario.actor, "lineage_rows": actor["lineage"], "log_rows": actor["log"]},
+    }
+    passed = (evidence["lineage"]["added"] == ctx.n and evidence["auto_log"]["added"] == ctx.n
+              and actor["lineage"] == ctx.n and actor["log"] == ctx.n)
+    return passed, evidence
+
+
+@invariant("gates_closed_in_tx", phase="in_tx",
+           description="both gates read closed inside the transaction after the loop")
+def gates_closed_in_tx(ctx: RunContext) -> tuple[bool, Evidence]:
+    states = db_state.gate_states(ctx.conn)
+    return all(v is False for v in states.values()), {"gates": states}
+
+
+# -- after COMMIT --------------------------------------------------------------------------------
+
+@invariant("digest_equality", phase="post_commit",
+           description="instance digest == template digest: returned, stored, and recomputed by v_iu_digest_audit")
+def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
+    row = _rows(ctx, """
+        SELECT count(*)::int AS instances,
+               count(*) FILTER (WHERE (c.result->>'digest_match')::boolean IS TRUE)::int AS returned_match,
+               count(*) FILTER (WHERE c.result->>'instance_digest' = c.result->>'template_digest'
+                                  AND c.result->>'template_digest' = t.manifest_digest)::int AS returned_equal,
+               count(*) FILTER (WHERE i.manifest_digest = t.manifest_digest)::int AS stored_equal
+          FROM pg_temp.iu_run_calls c
+          JOIN pg_temp.iu_run_plan p USING (seq)
+          LEFT JOIN iu_core.iu_piece_collection i ON i.id = (c.result->>'instance_id')::uuid
+          LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key""")[0]
+    run_audit = db_state.digest_audit(ctx.conn, ctx.scenario.actor)
+    db_audit = db_state.digest_audit(ctx.conn)
+    evidence: Evidence = {**row, "audit_run": run_audit, "audit_database": db_audit}
+    passed = (row["instances"] == row["returned_match"] == row["returned_equal"] == row["stored_equal"] == ctx.n
+              and run_audit == {"drift": 0, "ok": ctx.n, "total": ctx.n} and db_audit["drift"] == 0)
+    if not passed:
+        evidence["offending"] = _jsonable(_rows(ctx, """
+            SELECT instance_key, template_collection_key, logged_instance_digest, stored_instance_digest,
+                   recomputed_instance_digest, stored_template_digest, recomputed_template_digest
+              FROM iu_core.v_iu_digest_audit WHERE NOT digest_ok ORDER BY instance_key LIMIT %(k)s""",
+            {"k": SAMPLE_ROWS}))
+    return passed, evidence
+
+
+@invariant("row_count_deltas", phase="post_commit",
+           description="every SPEC table changed by exactly the expected delta; iu, lifecycle, vector unchanged")
+def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
+    pre, post = ctx.facts["pre"]["counts"], ctx.facts["post"]["counts"]
+    expected = ctx.expected_deltas()
+    table = {t: {"before": pre[t], "after": post[t], "delta": post[t] - pre[t], "expected": expected[t]}
+             for t in pre}
+    wrong = sorted(t for t, v in table.items() if v["delta"] != v["expected"])
+    return not wrong, {"tables": table, "wrong": wrong}
+
+
+@invariant("unchanged_tables_identical", phase="post_commit",
+           description="iu, iu_lifecycle_log, iu_vector_sync_point and iu_emit_mode are identical row for row")
+def unchanged_tables_identical(ctx: RunContext) -> tuple[bool, Evidence]:
+    pre, post = ctx.facts["pre"]["fingerprint"], ctx.facts["post"]["fingerprint"]
+    tables = ("iu", "iu_lifecycle_log", "iu_vector_sync_point", "iu_emit_mode")
+    changed = [t for t in tables if pre.get(t) != post.get(t)]
+    return not changed, {"compared": list(tables), "changed": changed}
+
+
+@invariant("gates_closed_after_commit", phase="post_commit",
+           description="a new session sees both gates closed after COMMIT")
+def gates_closed_after_commit(ctx: RunContext) -> tuple[bool, Evidence]:
+    with ctx.database.connect(autocommit=True) as fresh:
+        states = db_state.gate_states(fresh)
+    return all(v is False for v in states.values()), {"gates": states}
+
+
+@invariant("template_summary_counts", phase="post_commit",
+           description="v_iu_auto_instantiate_template_summary grew per template by the mix's counts")
+def template_summary_counts(ctx: RunContext) -> tuple[bool, Evidence]:
+    pre, post = ctx.facts["pre"]["summary"], ctx.facts["post"]["summary"]
+    rows, passed = {}, True
+    for item, count in ctx.plan:
+        before = pre.get(item.template, {"instance_count": 0, "instances_last_hour": 0})
+        after = post.get(item.template, {"instance_count": 0, "instances_last_hour": 0})
+        delta = after["instance_count"] - before["instance_count"]
+        hour_delta = after["instances_last_hour"] - before["instances_last_hour"]
+        rows[item.template] = {"before": before["instance_count"], "after": after["instance_count"],
+                               "delta": delta, "expected": count, "last_hour_delta": hour_delta}
+        passed &= delta == count and hour_delta == count
+    return passed, {"templates": rows}
+
+
+def _pins_apply(ctx: RunContext) -> bool:
+    return ctx.scenario.expect is not None and ctx.scenario.expect.n == ctx.n
+
+
+@invariant("pinned_seed_numbers", phase="post_commit", applies=_pins_apply,
+           description="the absolute numbers the scenario pins (the seed report's) hold after COMMIT")
+def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
+    expect = ctx.scenario.expect
+    assert expect is not None
+    post = ctx.facts["post"]
+    mismatches: dict[str, Any] = {}
+    for table, want in expect.counts.items():
+        if post["counts"][table] != want:
+            mismatches[f"counts.{table}"] = {"expected": want, "actual": post["counts"][table]}
+    for template, want in expect.template_summary.items():
+        got = post["summary"].get(template, {}).get("instance_count", 0)
+        if got != want:
+            mismatches[f"template_summary.{template}"] = {"expected": want, "actual": got}
+    for key, want in expect.digest_audit.items():
+        if post["digest_audit"][key] != want:
+            mismatches[f"digest_audit.{key}"] = {"expected": want, "actual": post["digest_audit"][key]}
+    checked = len(expect.counts) + len(expect.template_summary) + len(expect.digest_audit)
+    return not mismatches, {"pins_checked": checked, "mismatches": mismatches}
+
+
+# -- replaying every event -----------------------------------------------------------------------
+
+@invariant("idempotent_replay", phase="replay",
+           description="replaying every event returns 'duplicate' with the original instance id and adds nothing")
+def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
+    row = _rows(ctx, """
+        SELECT count(*)::int AS replayed,
+               count(*) FILTER (WHERE r.result->>'status' = 'duplicate')::int AS duplicate,
+               count(*) FILTER (WHERE r.result->>'instance_id' = c.result->>'instance_id')::int AS same_instance
+          FROM pg_temp.iu_run_replay r JOIN pg_temp.iu_run_calls c USING (seq)""")[0]
+    facts = ctx.facts
+    counts_unchanged = facts["post"]["counts"] == facts["after_replay"]["counts"]
+    fingerprint_unchanged = facts["post"]["fingerprint"] == facts["after_replay"]["fingerprint"]
+    evidence: Evidence = {**row, "counts_unchanged": counts_unchanged,
+                          "fingerprint_unchanged": fingerprint_unchanged}
+    passed = row["replayed"] == row["duplicate"] == row["same_instance"] == ctx.n and counts_unchanged \
+        and fingerprint_unchanged
+    if not passed:
+        evidence["offending"] = _jsonable(_rows(ctx, """
+            SELECT p.seq, p.suffix, r.result::text AS replay_result
+              FROM pg_temp.iu_run_replay r JOIN pg_temp.iu_run_calls c USING (seq)
+              JOIN pg_temp.iu_run_plan p USING (seq)
+             WHERE r.result->>'status' IS DISTINCT FROM 'duplicate'
+                OR r.result->>'instance_id' IS DISTINCT FROM c.result->>'instance_id'
+             ORDER BY p.seq LIMIT %(k)s""", {"k": SAMPLE_ROWS}))
+        evidence["count_changes"] = {t: {"before": v, "after": facts["after_replay"]["counts"][t]}
+                                     for t, v in facts["post"]["counts"].items()
+                                     if v != facts["after_replay"]["counts"][t]}
+    return passed, evidence
+
+
+# -- rollback ------------------------------------------------------------------------------------
+
+@invariant("rollback_dry_run_addressable", phase="rollback_dry_run",
+           description="the actor's dry-run rollback names exactly the run's instances, counts N, changes nothing")
+def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
+    result = ctx.facts["dry_run"]["result"]
+    sets = _rows(ctx, """
+        WITH run AS (SELECT (result->>'instance_id')::uuid AS id FROM pg_temp.iu_run_calls),
+             named AS (SELECT id FROM pg_temp.iu_run_dry_targets)
+        SELECT (SELECT count(*) FROM named)::int AS named,
+               (SELECT count(*) FROM (SELECT id FROM named EXCEPT SELECT id FROM run) x)::int AS named_not_in_run,
+               (SELECT count(*) FROM (SELECT id FROM run EXCEPT SELECT id FROM named) x)::int AS run_not_named,
+               (SELECT bool_and(a.id < b.id) FROM pg_temp.iu_run_dry_targets a
+                  JOIN pg_temp.iu_run_dry_targets b ON b.ord = a.ord + 1) AS sorted""")[0]
+    would = {k: result.get(k) for k in ("would_delete_instance_collections", "would_delete_lineage_rows",
+                                        "would_delete_log_rows", "would_delete_membership_rows")}
+    expected = {"would_delete_instance_collections": ctx.n, "would_delete_lineage_rows": ctx.n,
+                "would_delete_log_rows": ctx.n, "would_delete_membership_rows": ctx.expected_memberships}
+    unchanged = ctx.facts["dry_run"]["fingerprint_before"] == ctx.facts["dry_run"]["fingerprint_after"]
+    evidence = {"status": result.get("status"), **would, "expected": expected,
+                "targets": {**sets, "sorted": sets["sorted"] is not False},
+                "database_unchanged": unchanged}
+    passed = (result.get("status") == "dry_run" and would == expected and sets["named"] == ctx.n
+              and sets["named_not_in_run"] == 0 and sets["run_not_named"] == 0
+              and sets["sorted"] is not False and unchanged)
+    return passed, evidence
+
+
+@invariant("rollback_restores_pre_state", phase="rollback",
+           description="the real rollback deletes exactly the run's rows; the database equals its pre-run state")
+def rollback_restores_pre_state(ctx: RunContext) -> tuple[bool, Evidence]:
+    facts = ctx.facts
+    result = facts["rollback"]["result"]
+    deleted = {k: result.get(k) for k in ("deleted_instance_collections", "deleted_lineage_rows",
+                                          "deleted_log_rows", "deleted_membership_rows")}
+    expected = {"deleted_instance_collections": ctx.n, "deleted_lineage_rows": ctx.n,
+                "deleted_log_rows": ctx.n, "deleted_membership_rows": ctx.expected_memberships}
+    pre_fp, after_fp = facts["pre"]["fingerprint"], facts["rollback"]["fingerprint"]
+    differing = sorted(t for t in set(pre_fp) | set(after_fp) if pre_fp.get(t) != after_fp.get(t))
+    other_before = {a: v for a, v in facts["pre"]["actors"].items() if not a.startswith(ctx.scenario.actor)}
+    other_after = {a: v for a, v in facts["rollback"]["actors"].items() if not a.startswith(ctx.scenario.actor)}
+    evidence = {"status": result.get("status"), **deleted, "expected": expected,
+                "tables_differing_from_pre_run": differing,
+                "counts_equal_pre_run": facts["pre"]["counts"] == facts["rollback"]["counts"],
+                "other_actors_untouched": other_before == other_after}
+    passed = (result.get("status") == "ok" and deleted == expected and not differing
+              and evidence["counts_equal_pre_run"] and evidence["other_actors_untouched"])
+    return passed, evidence

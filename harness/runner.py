@@ -1,0 +1,328 @@
+"""Runs one scenario at one N the way the seeds' drivers did, and checks every invariant.
+
+Steps (each followed by the invariants of its phase):
+  pre snapshot -> [one transaction: open gates, orchestrator per event, close
+  gates, in_tx checks, COMMIT] -> post_commit checks -> replay every event
+  (replay) -> dry-run rollback (rollback_dry_run) -> real rollback (rollback).
+The events are generated in SQL from the scenario (a temp plan table), and the
+orchestrator is called by INSERT ... SELECT over chunks of that plan, so
+nothing proportional to N is held in Python.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from harness import db_state
+from harness.databases import Database
+from harness.errors import HarnessError
+from harness.invariants import PHASES, InvariantResult, invariants_for, load_plugin_invariants
+from harness.scenario import SPEC_TABLES, MixItem, Scenario
+
+Progress = Callable[[str, int, int], None]
+
+PLAN_SQL = """
+CREATE TEMP TABLE iu_run_plan AS
+SELECT (row_number() OVER (ORDER BY m.ord, g.i))::int AS seq,
+       m.template_key,
+       g.i AS idx,
+       m.prefix || lpad(g.i::text, greatest(m.width, length(g.i::text)), '0') || m.tail AS suffix,
+       CASE WHEN m.event_base IS NULL
+            THEN md5(%(scenario)s || ':' || m.template_key || ':' || g.i)::uuid
+            ELSE (left(m.event_base, 24) || lpad(g.i::text, 12, '0'))::uuid
+       END AS event_id
+  FROM unnest(%(templates)s::text[], %(prefixes)s::text[], %(widths)s::int[], %(tails)s::text[],
+              %(counts)s::int[], %(bases)s::text[])
+       WITH ORDINALITY AS m(template_key, prefix, width, tail, cnt, event_base, ord)
+ CROSS JOIN LATERAL generate_series(1, m.cnt) AS g(i)
+"""
+CALL_SQL = """
+INSERT INTO pg_temp.{table} (seq, result)
+SELECT seq, iu_core.fn_iu_auto_instantiate_from_event(
+           event_id, %(event_type)s, template_key, suffix, %(actor)s, %(emit_mode)s)
+  FROM pg_temp.iu_run_plan
+ WHERE seq BETWEEN %(lo)s AND %(hi)s
+ ORDER BY seq
+"""
+
+
+@dataclass
+class RunContext:
+    """What a check may read: the connection (inside or after the run), the plan and the facts."""
+
+    conn: psycopg.Connection
+    database: Database
+    scenario: Scenario
+    n: int
+    plan: list[tuple[MixItem, int]]
+    pieces: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expected_memberships(self) -> int:
+        return sum(count * self.pieces[item.template] for item, count in self.plan)
+
+    def expected_deltas(self) -> dict[str, int]:
+        deltas = dict.fromkeys(SPEC_TABLES, 0)
+        deltas["iu_piece_collection"] = self.n
+        deltas["iu_piece_membership"] = self.expected_memberships
+        deltas["iu_collection_template_instance_lineage"] = self.n
+        deltas["iu_auto_instantiate_event_log"] = self.n
+        return deltas
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    n: int
+    results: list[InvariantResult]
+    facts: dict[str, Any]
+    timings: dict[str, float]
+    plan: list[tuple[MixItem, int]]
+    pieces: dict[str, int]
+    not_run: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results) and not self.not_run
+
+    @property
+    def failed(self) -> list[InvariantResult]:
+        return [r for r in self.results if not r.passed]
+
+    def failure_summary(self) -> str:
+        lines = [f"{r.name}: {r.description}; evidence: {r.evidence}" for r in self.failed]
+        lines += [f"{name}: not run" for name in self.not_run]
+        return "\n".join(lines)
+
+
+def _error_evidence(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, psycopg.Error):
+        return {"sqlstate": exc.sqlstate, "error": (exc.diag.message_primary or str(exc)).strip()}
+    return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+class _Run:
+    def __init__(self, ctx: RunContext, progress: Progress | None) -> None:
+        self.ctx = ctx
+        self.progress = progress or (lambda stage, done, total: None)
+        self.results: list[InvariantResult] = []
+        self.timings: dict[str, float] = {}
+
+    def check_phase(self, phase: str) -> None:
+        for inv in invariants_for(phase):
+            if inv.applies is not None and not inv.applies(self.ctx):
+                continue
+            try:
+                # A savepoint inside the scenario's transaction keeps a failing check contained.
+                if self.ctx.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    with self.ctx.conn.transaction():
+                        passed, evidence = inv.check(self.ctx)
+                else:
+                    passed, evidence = inv.check(self.ctx)
+            except (psycopg.Error, KeyError, TypeError, ValueError) as exc:
+                passed, evidence = False, {"check_raised": _error_evidence(exc)}
+            self.results.append(InvariantResult(inv.name, phase, inv.description, bool(passed), evidence))
+
+    def step_failed(self, name: str, description: str, phase: str, exc: BaseException) -> None:
+        self.results.append(InvariantResult(name, phase, description, False, _error_evidence(exc)))
+
+    def snapshot(self, with_fingerprint: bool = True) -> dict[str, Any]:
+        conn = self.ctx.conn
+        snap: dict[str, Any] = {"counts": db_state.table_counts(conn),
+                                "summary": db_state.template_summary(conn),
+                                "actors": db_state.actor_rows(conn),
+                                "digest_audit": db_state.digest_audit(conn),
+                                "gates": db_state.gate_states(conn)}
+        if with_fingerprint:
+            snap["fingerprint"] = db_state.fingerprint(conn)
+        return snap
+
+    def call_all(self, table: str, stage: str) -> float:
+        """Call the orchestrator for every plan row in chunks; returns the seconds spent calling."""
+        ctx, n = self.ctx, self.ctx.n
+        chunk = max(100, min(5000, n // 100 or 1))
+        spent = 0.0
+        query = CALL_SQL.format(table=table)
+        params = {"event_type": ctx.scenario.event_type, "actor": ctx.scenario.actor,
+                  "emit_mode": ctx.scenario.emit_mode}
+        for lo in range(1, n + 1, chunk):
+            hi = min(n, lo + chunk - 1)
+            began = time.perf_counter()
+            ctx.conn.execute(query, {**params, "lo": lo, "hi": hi})  # type: ignore[arg-type]
+            spent += time.perf_counter() - began
+            self.progress(stage, hi, n)
+        return spent
+
+
+def _preflight(ctx: RunContext) -> None:
+    """Refuse to run on a database where the run could not be told apart from what was there."""
+    conn, scenario = ctx.conn, ctx.scenario
+    rows = conn.execute("""
+        SELECT k.key, c.kind, c.is_template,
+               (SELECT count(*) FROM iu_core.iu_piece_membership m WHERE m.collection_id = c.id)::int
+          FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, ord)
+          LEFT JOIN iu_core.iu_piece_collection c ON c.collection_key = k.key
+         ORDER BY k.ord""",
+                        {"keys": [m.template for m in scenario.mix]}).fetchall()
+    for (key, kind, is_template, pieces), item in zip(rows, scenario.mix, strict=True):
+        if kind is None or not is_template:
+            raise HarnessError(f"scenario {scenario.name}: template {key!r} is not a template in this database",
+                               checked=f"iu_core.iu_piece_collection on baseline {scenario.baseline!r}",
+                               fix="fix mix.template or the scenario's baseline")
+        if kind != item.kind:
+            raise HarnessError(f"scenario {scenario.name}: template {key!r} has kind {kind!r}, "
+                               f"the scenario says {item.kind!r}", fix="fix mix.kind")
+        ctx.pieces[key] = pieces
+    existing = conn.execute("""
+        SELECT (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log WHERE actor = %(a)s)
+             + (SELECT count(*) FROM iu_core.iu_collection_template_instance_lineage WHERE actor = %(a)s)""",
+                            {"a": scenario.actor}).fetchone()
+    if existing and existing[0]:
+        raise HarnessError(f"actor {scenario.actor!r} already has {existing[0]} rows in this database",
+                           checked="auto log and lineage rows for the actor before the run",
+                           fix="run on a fresh database (baseline) or give the scenario its own actor")
+    taken = conn.execute("""
+        SELECT count(*) FROM pg_temp.iu_run_plan p
+          JOIN iu_core.iu_piece_collection c ON c.collection_key = 'tpl-inst:auto:' || p.suffix""").fetchone()
+    if taken and taken[0]:
+        raise HarnessError(f"{taken[0]} of the scenario's instance keys already exist in this database",
+                           fix="change the mix's suffix patterns")
+
+
+def _create_plan(ctx: RunContext) -> None:
+    parts = [item.suffix_parts for item, _ in ctx.plan]
+    ctx.conn.execute("DROP TABLE IF EXISTS pg_temp.iu_run_plan, pg_temp.iu_run_calls, "
+                     "pg_temp.iu_run_replay, pg_temp.iu_run_dry_targets")
+    ctx.conn.execute(PLAN_SQL, {  # type: ignore[arg-type]
+        "scenario": ctx.scenario.name,
+        "templates": [item.template for item, _ in ctx.plan],
+        "prefixes": [p[0] for p in parts], "widths": [p[1] for p in parts], "tails": [p[2] for p in parts],
+        "counts": [count for _, count in ctx.plan],
+        "bases": [item.event_id_base for item, _ in ctx.plan],
+    })
+    ctx.conn.execute("ALTER TABLE pg_temp.iu_run_plan ADD PRIMARY KEY (seq)")
+    for table in ("iu_run_calls", "iu_run_replay"):
+        ctx.conn.execute(f"CREATE TEMP TABLE {table} (seq int PRIMARY KEY, result jsonb)")
+    ctx.conn.execute("CREATE TEMP TABLE iu_run_dry_targets (ord int PRIMARY KEY, id uuid)")
+
+
+def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bool = True,
+                 progress: Progress | None = None) -> RunResult:
+    """Run `scenario` at `n` on `database` (which it changes) and check every invariant."""
+    load_plugin_invariants()
+    started = time.perf_counter()
+    with database.connect(autocommit=True) as conn:
+        ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n))
+        run = _Run(ctx, progress)
+        _create_plan(ctx)
+        _preflight(ctx)
+        ctx.facts["pre"] = run.snapshot()
+        ctx.facts["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        not_run: list[str] = []
+
+        # The scenario transaction, as the seeds' driver: gates toggled inside it.
+        tx_began = time.perf_counter()
+        checks_s = 0.0
+        try:
+            with conn.transaction():
+                conn.execute("SELECT iu_core.fn_iu_set_gates(true)")
+                run.timings["calls_s"] = run.call_all("iu_run_calls", "scaleout")
+                conn.execute("SELECT iu_core.fn_iu_set_gates(false)")
+                checks_began = time.perf_counter()
+                run.check_phase("in_tx")
+                checks_s = time.perf_counter() - checks_began
+            run.timings["transaction_s"] = time.perf_counter() - tx_began - checks_s
+            committed = True
+        except psycopg.Error as exc:
+            run.step_failed("scenario_transaction_committed", "the scenario transaction ran to COMMIT",
+                            "in_tx", exc)
+            committed = False
+
+        if committed:
+            ctx.facts["post"] = run.snapshot()
+            run.check_phase("post_commit")
+            _replay(run)
+            _dry_run(run)
+            if rollback:
+                _real_rollback(run)
+        remaining = PHASES[PHASES.index("post_commit"):] if not committed else ([] if rollback else ["rollback"])
+        for phase in remaining:
+            not_run += [inv.name for inv in invariants_for(phase)]
+        run.timings["total_s"] = time.perf_counter() - started
+        run.timings["harness_s"] = run.timings["total_s"] - run.timings.get("transaction_s", 0.0)
+        if "calls_s" in run.timings:
+            run.timings["per_instance_us"] = run.timings["calls_s"] / n * 1e6
+            run.timings["instances_per_s"] = n / run.timings["calls_s"] if run.timings["calls_s"] else 0.0
+        ctx.facts["sample"] = _digest_sample(ctx) if committed else []
+        return RunResult(scenario, n, run.results, ctx.facts, run.timings, ctx.plan, ctx.pieces, not_run)
+
+
+def _replay(run: _Run) -> None:
+    ctx = run.ctx
+    began = time.perf_counter()
+    try:
+        with ctx.conn.transaction():
+            ctx.conn.execute("SELECT iu_core.fn_iu_set_gates(true)")
+            run.call_all("iu_run_replay", "replay")
+            ctx.conn.execute("SELECT iu_core.fn_iu_set_gates(false)")
+    except psycopg.Error as exc:
+        run.step_failed("idempotent_replay", "replaying every event ran to COMMIT", "replay", exc)
+        return
+    ctx.facts["after_replay"] = run.snapshot()
+    run.timings["replay_s"] = time.perf_counter() - began
+    run.check_phase("replay")
+
+
+def _dry_run(run: _Run) -> None:
+    ctx = run.ctx
+    before = db_state.fingerprint(ctx.conn)
+    try:
+        result = ctx.conn.execute("SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%s, true)",
+                                  (ctx.scenario.actor,)).fetchone()[0]  # type: ignore[index]
+    except psycopg.Error as exc:
+        run.step_failed("rollback_dry_run_addressable", "the dry-run rollback answered", "rollback_dry_run", exc)
+        return
+    ctx.conn.execute("""
+        INSERT INTO pg_temp.iu_run_dry_targets (ord, id)
+        SELECT ord, value::uuid FROM jsonb_array_elements_text(
+            coalesce(%s::jsonb -> 'target_instance_ids', '[]')) WITH ORDINALITY AS t(value, ord)""",
+                     (psycopg.types.json.Jsonb(result),))
+    summary = {k: v for k, v in result.items() if k != "target_instance_ids"}
+    summary["target_instance_ids"] = f"[{len(result.get('target_instance_ids') or [])} uuids]"
+    ctx.facts["dry_run"] = {"result": result, "summary": summary, "fingerprint_before": before,
+                            "fingerprint_after": db_state.fingerprint(ctx.conn),
+                            "counts_after": db_state.table_counts(ctx.conn)}
+    run.check_phase("rollback_dry_run")
+    ctx.facts["dry_run"].pop("result")  # the uuids are in the temp table; keep facts small
+
+
+def _real_rollback(run: _Run) -> None:
+    ctx = run.ctx
+    began = time.perf_counter()
+    try:
+        result = ctx.conn.execute("SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%s, false)",
+                                  (ctx.scenario.actor,)).fetchone()[0]  # type: ignore[index]
+    except psycopg.Error as exc:
+        run.step_failed("rollback_restores_pre_state", "the real rollback answered", "rollback", exc)
+        return
+    run.timings["rollback_s"] = time.perf_counter() - began
+    summary = {k: v for k, v in result.items() if k != "target_instance_ids"}
+    ctx.facts["rollback"] = {"result": summary, **run.snapshot()}
+    run.check_phase("rollback")
+
+
+def _digest_sample(ctx: RunContext, k: int = 3) -> list[dict[str, Any]]:
+    """First k run instances by instance key (ids vary per run; keys and digests do not)."""
+    rows = ctx.conn.execute("""
+        SELECT p.template_key, 'tpl-inst:auto:' || p.suffix, c.result->>'template_digest',
+               c.result->>'instance_digest', (c.result->>'digest_match')::boolean
+          FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
+         ORDER BY p.seq LIMIT %s""", (k,)).fetchall()
+    return [{"template": t, "instance_key": key, "template_digest": td, "instance_digest": idg, "match": m}
+            for t, key, td, idg, m in rows]

@@ -1,0 +1,224 @@
+"""Scenarios as data: a TOML file in scenarios/ describes one scaleout and its sweep of N.
+
+    [scenario]                      # the run
+    title, baseline, actor, event_type, emit_mode, driver (where it came from)
+    sweep = [20, 100]               # N run by default
+    slow_sweep = [100000]           # N run only on request (pytest --iu-max-n / -m slow)
+    not_proven = ["..."]            # what this scenario says it does not prove
+    [[mix]]                         # one per template: share of N by weight
+    template, kind, version, weight, suffix = "bulk-{i:05d}", event_id_base (optional)
+    [expect]                        # optional pins at one N: absolute counts etc.
+    n, counts, template_summary, digest_audit
+
+Event ids are derived in SQL from the scenario name, template and index
+(md5 -> uuid), or from `event_id_base` (its last 12 digits replaced by the
+index, as the seeds' synthetic ids), so two runs give identical reports.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ScenarioError
+
+SPEC_TABLES = (
+    "iu",
+    "iu_lifecycle_log",
+    "iu_vector_sync_point",
+    "iu_piece_collection",
+    "iu_piece_membership",
+    "iu_collection_template_instance_lineage",
+    "iu_auto_instantiate_event_log",
+    "iu_gate",
+)
+KINDS = ("file", "workflow")
+_SUFFIX_TOKEN = re.compile(r"\{i(?::0(\d+)d)?\}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class MixItem:
+    template: str
+    kind: str
+    version: str
+    weight: int
+    suffix: str
+    event_id_base: str | None = None
+
+    @property
+    def suffix_parts(self) -> tuple[str, int, str]:
+        """(prefix, zero-pad width, tail) around the single `{i}` token."""
+        match = _SUFFIX_TOKEN.search(self.suffix)
+        assert match is not None  # validated at load
+        width = int(match.group(1)) if match.group(1) else 0
+        return self.suffix[: match.start()], width, self.suffix[match.end():]
+
+    def suffix_for(self, i: int) -> str:
+        prefix, width, tail = self.suffix_parts
+        return f"{prefix}{str(i).zfill(width)}{tail}"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    n: int
+    counts: dict[str, int] = field(default_factory=dict)
+    template_summary: dict[str, int] = field(default_factory=dict)
+    digest_audit: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    title: str
+    baseline: str | None
+    actor: str
+    event_type: str
+    emit_mode: str
+    sweep: tuple[int, ...]
+    slow_sweep: tuple[int, ...]
+    mix: tuple[MixItem, ...]
+    driver: str = ""
+    not_proven: tuple[str, ...] = ()
+    expect: Expectation | None = None
+
+    def counts_at(self, n: int) -> list[tuple[MixItem, int]]:
+        """Split N over the mix by weight (largest remainder, ties to the earlier item)."""
+        total = sum(item.weight for item in self.mix)
+        exact = [n * item.weight / total for item in self.mix]
+        counts = [int(x) for x in exact]
+        order = sorted(range(len(exact)), key=lambda k: (-(exact[k] - counts[k]), k))
+        for k in order[: n - sum(counts)]:
+            counts[k] += 1
+        return list(zip(self.mix, counts, strict=True))
+
+    def all_sizes(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.sweep) | set(self.slow_sweep)))
+
+
+class _Fields:
+    """Reads one TOML table, naming the file and field in every error."""
+
+    def __init__(self, path: Path, where: str, table: Any) -> None:
+        self.path, self.where = path, where
+        if not isinstance(table, dict):
+            self.fail("", "a table", table)
+        self.table: dict[str, Any] = table
+
+    def fail(self, key: str, expected: str, got: Any) -> None:
+        field_name = f"{self.where}.{key}" if key else self.where
+        raise ScenarioError(f"{self.path}: field {field_name}: expected {expected}, got {got!r}",
+                            checked="the scenario schema in harness/scenario.py",
+                            fix="correct the field (see scenarios/scaleout-mixed.toml for a full example)")
+
+    def text(self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None) -> str:
+        value = self.table.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, "a non-empty string", value)
+        assert isinstance(value, str)
+        if pattern is not None and not pattern.fullmatch(value):
+            self.fail(key, f"a string matching {pattern.pattern}", value)
+        return value
+
+    def positive_ints(self, key: str, required: bool) -> tuple[int, ...]:
+        value = self.table.get(key, None if required else [])
+        if not isinstance(value, list) or (required and not value) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            self.fail(key, "a list of positive integers" + (" (at least one)" if required else ""), value)
+        return tuple(value)
+
+    def unknown_keys(self, allowed: set[str]) -> None:
+        extra = sorted(set(self.table) - allowed)
+        if extra:
+            self.fail(extra[0], f"one of the known fields {sorted(allowed)}", extra[0])
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"scenario file {path} does not exist",
+                            fix="pass a path such as scenarios/seed-50000x-03.toml")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}", fix="fix the TOML syntax") from exc
+
+    top = _Fields(path, "<file>", data)
+    top.unknown_keys({"scenario", "mix", "expect"})
+    head = _Fields(path, "scenario", data.get("scenario"))
+    head.unknown_keys({"title", "baseline", "actor", "event_type", "emit_mode", "sweep", "slow_sweep",
+                       "driver", "not_proven"})
+    baseline = head.table.get("baseline")
+    if baseline is not None:
+        baseline = head.text("baseline", pattern=_NAME)
+    not_proven = head.table.get("not_proven", [])
+    if not isinstance(not_proven, list) or not all(isinstance(x, str) for x in not_proven):
+        head.fail("not_proven", "a list of strings", not_proven)
+
+    mix_data = data.get("mix")
+    if not isinstance(mix_data, list) or not mix_data:
+        top.fail("mix", "at least one [[mix]] table", mix_data)
+    mix = []
+    for k, raw in enumerate(mix_data):
+        item = _Fields(path, f"mix[{k}]", raw)
+        item.unknown_keys({"template", "kind", "version", "weight", "suffix", "event_id_base"})
+        kind = item.text("kind")
+        if kind not in KINDS:
+            item.fail("kind", f"one of {KINDS}", kind)
+        weight = item.table.get("weight", 1)
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight <= 0:
+            item.fail("weight", "a positive integer", weight)
+        suffix = item.text("suffix")
+        if len(_SUFFIX_TOKEN.findall(suffix)) != 1:
+            item.fail("suffix", "a pattern with exactly one {i} or {i:0Nd} token", suffix)
+        base = item.table.get("event_id_base")
+        if base is not None:
+            try:
+                uuid.UUID(str(base))
+            except ValueError:
+                item.fail("event_id_base", "a UUID", base)
+        mix.append(MixItem(template=item.text("template"), kind=kind, version=item.text("version"),
+                           weight=weight, suffix=suffix, event_id_base=base))
+    templates = [m.template for m in mix]
+    if len(set(templates)) != len(templates):
+        top.fail("mix", "each template at most once", templates)
+    prefixes = [m.suffix_parts for m in mix]
+    if len(set(prefixes)) != len(prefixes):
+        top.fail("mix", "suffix patterns that differ between mix items (instance keys must not collide)",
+                 [m.suffix for m in mix])
+
+    expect = None
+    if "expect" in data:
+        ex = _Fields(path, "expect", data["expect"])
+        ex.unknown_keys({"n", "counts", "template_summary", "digest_audit"})
+        n = ex.table.get("n")
+        if not isinstance(n, int) or n <= 0:
+            ex.fail("n", "a positive integer (the N these pins hold at)", n)
+        for key, allowed in (("counts", set(SPEC_TABLES)), ("template_summary", None),
+                             ("digest_audit", {"drift", "ok", "total"})):
+            table = ex.table.get(key, {})
+            if not isinstance(table, dict) or not all(isinstance(v, int) for v in table.values()):
+                ex.fail(key, "a table of integers", table)
+            if allowed is not None and set(table) - allowed:
+                ex.fail(key, f"keys among {sorted(allowed)}", sorted(set(table) - allowed))
+        expect = Expectation(n=n, counts=dict(ex.table.get("counts", {})),
+                             template_summary=dict(ex.table.get("template_summary", {})),
+                             digest_audit=dict(ex.table.get("digest_audit", {})))
+
+    return Scenario(
+        name=path.stem, path=path, title=head.text("title"), baseline=baseline,
+        actor=head.text("actor"), event_type=head.text("event_type"),
+        emit_mode=head.text("emit_mode", default="live"),
+        sweep=head.positive_ints("sweep", required=True), slow_sweep=head.positive_ints("slow_sweep", False),
+        mix=tuple(mix), driver=str(head.table.get("driver", "")), not_proven=tuple(not_proven),
+        expect=expect,
+    )
+
+
+def discover_scenarios(folder: str | Path) -> list[Scenario]:
+    return [load_scenario(p) for p in sorted(Path(folder).glob("*.toml"))]
