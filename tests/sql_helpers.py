@@ -14,17 +14,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-#: The tables of SPEC section 1, in the order reports list them.
-SECTION1_TABLES: tuple[str, ...] = (
-    "iu",
-    "iu_lifecycle_log",
-    "iu_vector_sync_point",
-    "iu_piece_collection",
-    "iu_piece_membership",
-    "iu_collection_template_instance_lineage",
-    "iu_auto_instantiate_event_log",
-    "iu_gate",
-)
+from harness.scenario import SPEC_TABLES as SECTION1_TABLES
+
 AUTO_GATE = "iu_core.auto_instantiate_enabled"
 COMPOSER_GATE = "iu_core.composer_enabled"
 GATES: tuple[str, ...] = (AUTO_GATE, COMPOSER_GATE)

@@ -15,7 +15,11 @@
 --   IU010  lineage endpoints are the wrong kind (template vs instance)
 --   IU011  the instance already has a lineage row
 
--- Point-lookup functions carry SET enable_seqscan = off; see 060_auto_instantiate.sql.
+-- Conventions of the function files:
+-- * Public functions take the SPEC's parameter names, so callers may pass them
+--   by name (dry_run => false); inside they are aliased p_*, with
+--   #variable_conflict use_column so a column is never read as a parameter.
+-- * Point-lookup functions carry planner settings; see 060_auto_instantiate.sql.
 
 CREATE SCHEMA IF NOT EXISTS iu_core;
 

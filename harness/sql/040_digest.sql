@@ -8,13 +8,15 @@
 
 -- md5 rather than sha256: both are core, and md5 costs about a third as much
 -- per call here (the digest is computed once per composed instance).
-CREATE OR REPLACE FUNCTION iu_core.fn_iu_manifest_digest(p_collection_id uuid)
+CREATE OR REPLACE FUNCTION iu_core.fn_iu_manifest_digest(collection_id uuid)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET enable_seqscan = off
 SET plan_cache_mode = force_generic_plan
 AS $$
+#variable_conflict use_column
 DECLARE
+    p_collection_id ALIAS FOR $1;
     v_graph text;
 BEGIN
     IF p_collection_id IS NULL THEN

@@ -44,15 +44,19 @@ END;
 $$;
 
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_compose(
-    p_template_key text,
-    p_instance_key text,
-    p_actor        text
+    template_key   text,
+    instance_key   text,
+    actor          text
 ) RETURNS uuid
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET plan_cache_mode = force_generic_plan
 AS $$
+#variable_conflict use_column
 DECLARE
+    p_template_key ALIAS FOR $1;
+    p_instance_key ALIAS FOR $2;
+    p_actor ALIAS FOR $3;
     v_template    iu_core.iu_piece_collection%ROWTYPE;
     v_instance_id uuid;
 BEGIN
@@ -85,16 +89,21 @@ END;
 $$;
 
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_collection_record_template_instance(
-    p_template_id uuid,
-    p_instance_id uuid,
-    p_actor       text,
-    p_origin      text
+    template_id   uuid,
+    instance_id   uuid,
+    actor         text,
+    origin        text
 ) RETURNS bigint
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET plan_cache_mode = force_generic_plan
 AS $$
+#variable_conflict use_column
 DECLARE
+    p_template_id ALIAS FOR $1;
+    p_instance_id ALIAS FOR $2;
+    p_actor ALIAS FOR $3;
+    p_origin ALIAS FOR $4;
     v_template_is_template boolean;
     v_instance_is_template boolean;
     v_lineage_id           bigint;

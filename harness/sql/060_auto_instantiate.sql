@@ -20,18 +20,25 @@
 --   cache keeps re-planning every call (custom plans), about 100 us each.
 -- Both apply only while these functions run; the server keeps stock settings.
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_from_event(
-    p_event_id     uuid,
-    p_event_type   text,
-    p_template_key text,
-    p_suffix       text,
-    p_actor        text,
-    p_emit_mode    text DEFAULT 'live'
+    event_id       uuid,
+    event_type     text,
+    template_key   text,
+    suffix         text,
+    actor          text,
+    emit_mode      text DEFAULT 'live'
 ) RETURNS jsonb
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET plan_cache_mode = force_generic_plan
 AS $$
+#variable_conflict use_column
 DECLARE
+    p_event_id ALIAS FOR $1;
+    p_event_type ALIAS FOR $2;
+    p_template_key ALIAS FOR $3;
+    p_suffix ALIAS FOR $4;
+    p_actor ALIAS FOR $5;
+    p_emit_mode ALIAS FOR $6;
     c_fn CONSTANT text := 'fn_iu_auto_instantiate_from_event';
     v_template_id     uuid;
     v_is_template     boolean;

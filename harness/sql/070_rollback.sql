@@ -11,11 +11,14 @@
 -- REPLACE, hence the DROP, which keeps this file re-runnable.)
 DROP FUNCTION IF EXISTS iu_core.fn_iu_auto_instantiate_rollback_by_actor(text, boolean);
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_rollback_by_actor(
-    p_actor text,
-    dry_run boolean DEFAULT true
+    actor   text,
+    dry_run   boolean DEFAULT true
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
+    p_actor ALIAS FOR $1;
+    p_dry_run ALIAS FOR $2;
     c_fn CONSTANT text := 'fn_iu_auto_instantiate_rollback_by_actor';
     v_targets     uuid[];
     v_collections bigint;
@@ -24,7 +27,7 @@ DECLARE
     v_membership  bigint;
 BEGIN
     PERFORM iu_core.fn_iu_require_text(c_fn, 'actor', p_actor);
-    IF dry_run IS NULL THEN
+    IF p_dry_run IS NULL THEN
         RAISE EXCEPTION '%: argument dry_run is required, got NULL', c_fn USING ERRCODE = 'IU001';
     END IF;
 
@@ -47,11 +50,11 @@ BEGIN
      WHERE collection_id = ANY (v_targets);
 
     IF v_log = 0 AND v_collections = 0 THEN
-        RETURN jsonb_build_object('status', 'noop', 'actor', p_actor, 'dry_run', dry_run,
+        RETURN jsonb_build_object('status', 'noop', 'actor', p_actor, 'dry_run', p_dry_run,
                                   'target_instance_ids', '[]'::jsonb);
     END IF;
 
-    IF dry_run THEN
+    IF p_dry_run THEN
         RETURN jsonb_build_object(
             'status', 'dry_run', 'actor', p_actor,
             'target_instance_ids', to_jsonb(v_targets),
