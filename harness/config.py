@@ -40,6 +40,10 @@ SETTINGS: tuple[Setting, ...] = (
             "(default: the bundled harness/sql)"),
     Setting("extra_sql", "IU_HARNESS_EXTRA_SQL", "--iu-extra-sql",
             f"SQL files loaded after the schema, in order, separated by '{os.pathsep}'"),
+    Setting("max_n", "IU_HARNESS_MAX_N", "--iu-max-n",
+            "also run each scenario's slow_sweep sizes up to this N (default: only the fast sweep)"),
+    Setting("report_dir", "IU_HARNESS_REPORT_DIR", "--iu-report-dir",
+            "where scaleout reports are written (default: reports)"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -50,6 +54,8 @@ class HarnessConfig:
     dsn: str | None = None
     sql_dir: Path = BUNDLED_SQL_DIR
     extra_sql: tuple[Path, ...] = field(default_factory=tuple)
+    max_n: int | None = None
+    report_dir: Path = Path("reports")
 
     @property
     def sql_dir_is_bundled(self) -> bool:
@@ -124,4 +130,19 @@ def resolve_config(
             )
         extra.append(path)
 
-    return HarnessConfig(backend=backend, dsn=dsn, sql_dir=sql_dir, extra_sql=tuple(extra))
+    max_n_value, max_n_source = pick("max_n")
+    max_n = None
+    if max_n_value is not None:
+        try:
+            max_n = int(max_n_value.replace("_", ""))
+        except ValueError:
+            max_n = 0
+        if max_n <= 0:
+            raise ConfigError(f"max N {max_n_value!r} (from {max_n_source}) is not a positive integer",
+                              fix="pass e.g. --iu-max-n 100000 or IU_HARNESS_MAX_N=100000")
+
+    report_dir_value, _ = pick("report_dir")
+    report_dir = Path(report_dir_value).expanduser() if report_dir_value else Path("reports")
+
+    return HarnessConfig(backend=backend, dsn=dsn, sql_dir=sql_dir, extra_sql=tuple(extra), max_n=max_n,
+                         report_dir=report_dir)

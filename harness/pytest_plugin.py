@@ -27,9 +27,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for setting in SETTINGS:
         group.addoption(setting.flag, dest=f"iu_{setting.key}", default=None,
                         help=f"{setting.help} [env: {setting.env}]")
-    group.addoption("--iu-max-n", dest="iu_max_n", type=int, default=None,
-                    help="also run scaleout sweeps up to this N (default: each scenario's default sweep, "
-                         "which skips the N marked slow) [env: IU_HARNESS_MAX_N]")
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:

@@ -89,7 +89,8 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.passed for r in self.results) and not self.not_run
+        """Every invariant that ran held. Those not run are listed in `not_run`, never counted as held."""
+        return bool(self.results) and all(r.passed for r in self.results)
 
     @property
     def failed(self) -> list[InvariantResult]:
@@ -195,7 +196,7 @@ def _preflight(ctx: RunContext) -> None:
                            fix="change the mix's suffix patterns")
 
 
-def _create_plan(ctx: RunContext) -> None:
+def create_plan(ctx: RunContext) -> None:
     parts = [item.suffix_parts for item, _ in ctx.plan]
     ctx.conn.execute("DROP TABLE IF EXISTS pg_temp.iu_run_plan, pg_temp.iu_run_calls, "
                      "pg_temp.iu_run_replay, pg_temp.iu_run_dry_targets")
@@ -220,7 +221,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
     with database.connect(autocommit=True) as conn:
         ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n))
         run = _Run(ctx, progress)
-        _create_plan(ctx)
+        create_plan(ctx)
         _preflight(ctx)
         ctx.facts["pre"] = run.snapshot()
         ctx.facts["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]

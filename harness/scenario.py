@@ -100,6 +100,11 @@ class Scenario:
     def all_sizes(self) -> tuple[int, ...]:
         return tuple(sorted(set(self.sweep) | set(self.slow_sweep)))
 
+    def sizes_within(self, max_n: int | None) -> tuple[int, ...]:
+        """The default sweep, plus the slow sizes up to max_n when one is given."""
+        slow = [n for n in self.slow_sweep if max_n is not None and n <= max_n]
+        return tuple(sorted(set(self.sweep) | set(slow)))
+
 
 class _Fields:
     """Reads one TOML table, naming the file and field in every error."""

@@ -1,0 +1,184 @@
+"""`iu-harness`: run scenario sweeps and write reports; check that a server and the schema come up.
+
+Exit codes a pipeline can trust: 0 every invariant held, 1 an invariant
+failed, 2 the harness could not run (bad option, scenario, SQL or server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.config import SETTINGS, resolve_config
+from harness.environment import describe_environment, peak_rss_mb
+from harness.errors import HarnessError
+from harness.floor import time_floor
+from harness.report import write_report
+from harness.runner import RunResult, run_scenario
+from harness.scaling import SweepPoint, growth_exponent, verdict, write_sweep_report
+from harness.scenario import discover_scenarios, load_scenario
+from harness.session import HarnessSession
+from harness.sql_loader import BUNDLED_BASELINE_DIR
+
+EXIT_OK, EXIT_INVARIANT_FAILED, EXIT_HARNESS_ERROR = 0, 1, 2
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--n takes positive integers separated by commas, got {text!r}") from exc
+    if not sizes or any(n <= 0 for n in sizes):
+        raise argparse.ArgumentTypeError(f"--n takes positive integers separated by commas, got {text!r}")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="iu-harness", description=__doc__.splitlines()[0])
+    settings = argparse.ArgumentParser(add_help=False)
+    group = settings.add_argument_group("server and build under test")
+    for setting in SETTINGS:
+        group.add_argument(setting.flag, dest=setting.key, default=None,
+                           help=f"{setting.help} [env: {setting.env}]")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", parents=[settings], help="run a scenario sweep and write reports")
+    run.add_argument("scenario", help="scenario file, e.g. scenarios/seed-50000x-03.toml")
+    run.add_argument("--n", type=_sizes, default=None,
+                     help="N to run, comma-separated (default: the scenario's sweep, plus its slow_sweep "
+                          "up to --iu-max-n)")
+    run.add_argument("--report-dir", default=None,
+                     help="where reports go (default: --iu-report-dir / IU_HARNESS_REPORT_DIR, else reports)")
+    run.add_argument("--no-rollback", dest="rollback", action="store_false",
+                     help="skip the real rollback step (its invariant is then reported NOT RUN)")
+    run.add_argument("--no-floor", dest="floor", action="store_false",
+                     help="skip timing the set-based INSERT floor")
+
+    commands.add_parser("db", parents=[settings],
+                        help="start the server, load the schema and every baseline, print provisioning times")
+    listing = commands.add_parser("list", help="list the scenarios of a folder")
+    listing.add_argument("folder", nargs="?", default="scenarios")
+    return parser
+
+
+def _session(args: argparse.Namespace) -> HarnessSession:
+    return HarnessSession(resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS}))
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    scenario = load_scenario(args.scenario)
+    session = _session(args)
+    sizes = args.n or scenario.sizes_within(session.config.max_n)
+    report_dir = Path(args.report_dir) if args.report_dir else session.config.report_dir
+    results: list[RunResult] = []
+    points: list[SweepPoint] = []
+    try:
+        console.print(f"[bold]{scenario.name}[/] · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}")
+        environment = describe_environment(session)
+        console.print(f"{environment['backend']} PostgreSQL {environment['server_version']} · "
+                      f"sql-dir {environment['sql_dir']} · extra-sql {environment['extra_sql']}")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            for n in sizes:
+                task = progress.add_task(f"N={n:,} provisioning", total=n)
+
+                def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
+                    progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
+
+                database = session.pool.clone(scenario.baseline)
+                result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance)
+                session.pool.drop(database.name)
+                floor_s = None
+                if args.floor:
+                    progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
+                    floor_db = session.pool.clone(scenario.baseline)
+                    floor_s = time_floor(floor_db, scenario, n)
+                    session.pool.drop(floor_db.name)
+                progress.remove_task(task)
+                rss = peak_rss_mb()
+                point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
+                                   result.timings.get("harness_s", 0.0), rss)
+                result.timings.update({"floor_s": floor_s or 0.0, "peak_rss_mb": rss})
+                path = write_report(result, report_dir, environment)
+                results.append(result)
+                points.append(point)
+                console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
+                              f"{point.instances_per_s:,.0f} instances/s · report {path}")
+        if len(points) > 1:
+            sweep = write_sweep_report(scenario.name, points, report_dir, environment)
+            console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
+    finally:
+        session.close()
+
+    table = Table(title=f"{scenario.name}: invariants per N")
+    for column in ("N", "result", "failed invariants", "instances/s", "us/instance", "orchestrator/floor"):
+        table.add_column(column)
+    for result, point in zip(results, points, strict=True):
+        failed = ", ".join(r.name for r in result.failed) or "-"
+        ratio = f"{point.floor_ratio:.2f}x" if point.floor_ratio else "-"
+        table.add_row(f"{result.n:,}", "PASS" if result.passed else "FAIL", failed,
+                      f"{point.instances_per_s:,.0f}", f"{point.per_instance_us:.1f}", ratio)
+    console.print(table)
+    for result in results:
+        for failure in result.failed:
+            console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
+                          f"  evidence: {failure.evidence}")
+    return EXIT_OK if results and all(r.passed for r in results) else EXIT_INVARIANT_FAILED
+
+
+def cmd_db(args: argparse.Namespace, console: Console) -> int:
+    session = _session(args)
+    try:
+        began = time.perf_counter()
+        server = session.server
+        console.print(f"server: {server.describe()} ready in {time.perf_counter() - began:.2f} s")
+        for baseline in [None, *sorted(p.stem for p in BUNDLED_BASELINE_DIR.glob("*.sql"))]:
+            template = session.pool.template(baseline)
+            clone_began = time.perf_counter()
+            database = session.pool.clone(baseline)
+            clone_s = time.perf_counter() - clone_began
+            with database.connect(autocommit=True) as conn:
+                counts = conn.execute("""SELECT (SELECT count(*) FROM iu_core.iu),
+                    (SELECT count(*) FROM iu_core.iu_piece_collection),
+                    (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log)""").fetchone()
+            load_s = session.pool.timings.get(f"template_load_s[{baseline or 'schema'}]", 0.0)
+            console.print(f"{baseline or 'schema only':>14}: template {template.name} loaded in {load_s:.2f} s, "
+                          f"clone in {clone_s * 1000:.0f} ms; iu={counts[0]} collections={counts[1]} "
+                          f"auto_log={counts[2]}")
+            session.pool.drop(database.name)
+    finally:
+        session.close()
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    for scenario in discover_scenarios(args.folder):
+        slow = f" (+ slow {', '.join(map(str, scenario.slow_sweep))})" if scenario.slow_sweep else ""
+        console.print(f"{scenario.path}: {scenario.title} · baseline {scenario.baseline} · "
+                      f"N {', '.join(map(str, scenario.sweep))}{slow}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
+    try:
+        return {"run": cmd_run, "db": cmd_db, "list": cmd_list}[args.command](args, console)
+    except HarnessError as exc:
+        Console(stderr=True, highlight=False).print(f"[red]iu-harness: error:[/] {exc}")
+        return EXIT_HARNESS_ERROR
+    except KeyboardInterrupt:
+        Console(stderr=True).print("iu-harness: interrupted; server stopped and databases dropped")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Reports in the seeds' shape: Markdown a reviewer reads, and its JSON twin.
+
+`render_markdown(result)` without timings is the deterministic part that the
+syrupy snapshot holds; the written file appends the timings and environment,
+which change from run to run and so never enter a snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.runner import RunResult
+from harness.scenario import SPEC_TABLES
+
+UNCHANGED_TABLES = ("iu", "iu_lifecycle_log", "iu_vector_sync_point")
+PROVES = {
+    "calls_all_ok": "Every one of the {n} orchestrator calls returned status 'ok' in one transaction.",
+    "in_tx_rows_added": "Inside the transaction, lineage and the auto log grew by exactly {n}, all for the actor.",
+    "gates_closed_in_tx": "The in-TX gate toggle closes both gates before COMMIT.",
+    "digest_equality": "Instance digest == template digest for all {n} instances across the mix "
+                       "(returned, stored, and recomputed by v_iu_digest_audit), with zero drift in the database.",
+    "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
+                        "(no new iu rows).",
+    "unchanged_tables_identical": "iu, lifecycle and vector tables are identical row for row, not just by count.",
+    "gates_closed_after_commit": "A new session sees both gates closed after COMMIT.",
+    "template_summary_counts": "The per-template observability view counts every instance of the run.",
+    "pinned_seed_numbers": "The absolute numbers of the seed report are reproduced exactly.",
+    "idempotent_replay": "Replaying all {n} events writes nothing and returns the original instances.",
+    "rollback_dry_run_addressable": "The actor-scoped rollback addresses exactly this run's {n} instances "
+                                    "in one call, and its dry run changes nothing.",
+    "rollback_restores_pre_state": "The real rollback restores the pre-run database row for row and leaves "
+                                   "every other actor's rows alone.",
+}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _compact(evidence: dict[str, Any], limit: int = 240) -> str:
+    text = json.dumps(evidence, sort_keys=True, separators=(", ", "="), default=str)
+    text = text.replace('"', "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return lines
+
+
+def verdict(result: RunResult) -> str:
+    return "PASS" if result.passed else "FAIL"
+
+
+def render_markdown(result: RunResult, *, timings: bool = False, environment: dict[str, Any] | None = None) -> str:
+    s, n, facts = result.scenario, result.n, result.facts
+    by_name = {r.name: r for r in result.results}
+    out: list[str] = [f"# {s.name} · {s.title} · N={n:,} ({verdict(result)})", ""]
+    out += [f"Scenario `{s.path.name}` · baseline `{s.baseline or 'schema only'}` · actor `{s.actor}` · "
+            f"event_type `{s.event_type}` · emit_mode `{s.emit_mode}`", ""]
+
+    out += ["## Driver", ""]
+    if s.driver:
+        out += [f"Origin: `{s.driver}`", ""]
+    gates = "iu_core.composer_enabled and iu_core.auto_instantiate_enabled"
+    out += [f"Single transaction: BEGIN → open {gates} → fn_iu_auto_instantiate_from_event x {n:,} "
+            f"({len(result.plan)} templates) → close both gates → in-TX verification → COMMIT → "
+            "post-commit verification → replay of every event → rollback dry run"
+            + (" → real rollback." if "rollback_restores_pre_state" in by_name else "."), ""]
+    id_rules = sorted({"md5(scenario || ':' || template || ':' || i)::uuid" if m.event_id_base is None
+                       else "the seed's synthetic ids (base + i)" for m, _ in result.plan})
+    out += [f"Event ids: {'; '.join(id_rules)}. Idempotency key per call = "
+            "md5(event_id || ':' || template_key || ':' || suffix).", ""]
+
+    out += ["## Mix", ""]
+    rows = [[item.template, item.kind, item.version, count, result.pieces.get(item.template, "?"),
+             f"`{item.suffix}`", f"{item.suffix_for(1)} … {item.suffix_for(count)}" if count else "-"]
+            for item, count in result.plan]
+    out += [*_table(["Template", "Kind", "Version", "N", "Pieces", "Suffix pattern", "Suffixes"], rows), ""]
+
+    out += ["## In-TX result", ""]
+    calls = by_name.get("calls_all_ok")
+    added = by_name.get("in_tx_rows_added")
+    gates_tx = by_name.get("gates_closed_in_tx")
+    if calls is None or added is None:
+        committed = by_name.get("scenario_transaction_committed")
+        out += [f"The scenario transaction did not commit: `{_compact(committed.evidence) if committed else '?'}`",
+                ""]
+    else:
+        ev = added.evidence
+        rows = [["calls by status", ", ".join(f"{k}={v:,}" for k, v in calls.evidence["by_status"].items())],
+                ["lineage", f"{ev['lineage']['in_tx']:,} ({ev['lineage']['before']:,} + {ev['lineage']['added']:,})"],
+                ["auto_log", f"{ev['auto_log']['in_tx']:,} ({ev['auto_log']['before']:,} + "
+                             f"{ev['auto_log']['added']:,})"],
+                ["actor", f"{ev['actor']['name']} · lineage {ev['actor']['lineage_rows']:,} · "
+                          f"log {ev['actor']['log_rows']:,}"]]
+        if gates_tx is not None:
+            rows += [[f"gate {g}", "closed" if v is False else f"OPEN ({v})"]
+                     for g, v in gates_tx.evidence["gates"].items()]
+        out += [*_table(["Check", "Value"], rows), ""]
+
+    if "post" in facts:
+        out += ["## Post-TX invariants", ""]
+        deltas = by_name.get("row_count_deltas")
+        tables = deltas.evidence["tables"] if deltas else {}
+        rows = []
+        for t in SPEC_TABLES:
+            if t not in tables:
+                continue
+            v = tables[t]
+            note = "UNCHANGED" if v["delta"] == 0 and v["expected"] == 0 else ""
+            if v["delta"] != v["expected"]:
+                note = f"WRONG: expected {v['expected']:+,}"
+            rows.append([t, v["before"], v["after"], f"{v['delta']:+,}", note])
+        out += [*_table(["Table", "Pre", "Post", "Delta", "Note"], rows), ""]
+        if n and "iu_piece_membership" in tables:
+            memb = tables["iu_piece_membership"]["delta"]
+            out += [f"Memberships per instance: {memb:,} / {n:,} = {memb / n:.2f} on average.", ""]
+        audit = facts["post"]["digest_audit"]
+        out += [f"digest_drift / digest_ok / total = {audit['drift']:,} / {audit['ok']:,} / {audit['total']:,} "
+                "(whole database, v_iu_digest_audit)", ""]
+
+    if facts.get("sample"):
+        out += ["## Digest sample", ""]
+        rows = [[r["template"], r["instance_key"], r["template_digest"], r["instance_digest"], r["match"]]
+                for r in facts["sample"]]
+        out += [*_table(["Template", "Instance key", "Template digest", "Instance digest", "Match"], rows), ""]
+
+    summary = by_name.get("template_summary_counts")
+    if summary is not None and "templates" in summary.evidence:
+        out += ["## Per-template observability", "", "`v_iu_auto_instantiate_template_summary`, instance_count:", ""]
+        rows = [[t, v["before"], v["after"], f"{v['delta']:+,}", f"{v['last_hour_delta']:+,}"]
+                for t, v in summary.evidence["templates"].items()]
+        out += [*_table(["Template", "Before", "After", "Delta", "Last-hour delta"], rows), ""]
+
+    replay = by_name.get("idempotent_replay")
+    if replay is not None:
+        out += ["## Idempotency replay", ""]
+        ev = replay.evidence
+        if "replayed" in ev:
+            out += [f"Replayed {ev['replayed']:,} events: {ev['duplicate']:,} returned `duplicate`, "
+                    f"{ev['same_instance']:,} with the original instance id; counts unchanged: "
+                    f"{_fmt(ev['counts_unchanged'])}; every table identical: {_fmt(ev['fingerprint_unchanged'])}.",
+                    ""]
+        else:
+            out += [f"The replay failed: `{_compact(ev)}`", ""]
+
+    dry = facts.get("dry_run")
+    if dry is not None or "rollback_dry_run_addressable" in by_name:
+        out += ["## Actor-scoped rollback", "",
+                f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', true);`", ""]
+        if dry is not None:
+            rows = [[k, _fmt(v)] for k, v in dry["summary"].items() if k not in ("actor", "dry_run")]
+            out += [*_table(["Field", "Value"], rows), ""]
+            unchanged = dry["fingerprint_before"] == dry["fingerprint_after"]
+            out += [f"Post-dry-run database {'UNCHANGED (every table identical)' if unchanged else 'CHANGED'}.", ""]
+        real = facts.get("rollback")
+        if real is not None:
+            out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', dry_run => false);`", ""]
+            rows = [[k, _fmt(v)] for k, v in real["result"].items() if k not in ("actor",)]
+            out += [*_table(["Field", "Value"], rows), ""]
+            ok = by_name.get("rollback_restores_pre_state")
+            if ok is not None:
+                differing = ok.evidence.get("tables_differing_from_pre_run", [])
+                out += ["After the real rollback every table equals its pre-run state row for row."
+                        if not differing else f"After the real rollback these tables differ from the pre-run "
+                                              f"state: {', '.join(differing)}.", ""]
+
+    out += ["## Invariants", ""]
+    rows = [[k + 1, f"`{r.name}`", "PASS" if r.passed else "**FAIL**", r.description]
+            for k, r in enumerate(result.results)]
+    rows += [[len(rows) + k + 1, f"`{name}`", "NOT RUN", "(step skipped)"] for k, name in enumerate(result.not_run)]
+    out += [*_table(["#", "Invariant", "Result", "What it checks"], rows), ""]
+    out += ["Evidence:", ""]
+    out += [f"- `{r.name}`: {_compact(r.evidence, 400 if r.passed else 4000)}" for r in result.results] + [""]
+
+    out += ["## What this proves", ""]
+    proved = [PROVES.get(r.name, r.description).format(n=f"{n:,}") for r in result.results if r.passed]
+    out += [f"- {line}" for line in proved] or ["- Nothing: no invariant held."]
+    out += ["", "## What this does NOT prove", ""]
+    sizes = result.scenario.all_sizes()
+    larger = [x for x in sizes if x > n]
+    out += [f"- N > {n:,}" + (f" (this scenario also runs N = {', '.join(f'{x:,}' for x in larger)}: see those "
+                              "reports)." if larger else ".")]
+    out += [f"- `{r.name}`: it FAILED (evidence above)." for r in result.results if not r.passed]
+    out += [f"- `{name}`: not run in this report." for name in result.not_run]
+    out += [f"- {line}" for line in s.not_proven]
+    out += ["- Speed: timings depend on the machine and are kept out of this deterministic part.", ""]
+
+    if timings:
+        out += ["## Timings and environment (not part of the snapshot)", ""]
+        rows = [[k, f"{v:,.4f}" if isinstance(v, float) else _fmt(v)] for k, v in sorted(result.timings.items())]
+        rows += [[k, _fmt(v)] for k, v in sorted((environment or {}).items())]
+        out += [*_table(["Measure", "Value"], rows), ""]
+    return "\n".join(out)
+
+
+def to_json(result: RunResult, environment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON twin (SPEC section 4): scenario, n, passed, invariants, counts, plus details."""
+    facts = result.facts
+    pre = facts.get("pre", {}).get("counts", {})
+    post = facts.get("post", {}).get("counts", {})
+    counts = {t: {"before": pre.get(t), "after": post.get(t),
+                  "delta": (post[t] - pre[t]) if t in pre and t in post else None} for t in SPEC_TABLES}
+    return {
+        "scenario": result.scenario.name,
+        "title": result.scenario.title,
+        "n": result.n,
+        "passed": result.passed,
+        "baseline": result.scenario.baseline,
+        "actor": result.scenario.actor,
+        "mix": [{"template": m.template, "kind": m.kind, "version": m.version, "count": c,
+                 "pieces": result.pieces.get(m.template), "suffix": m.suffix} for m, c in result.plan],
+        "invariants": [r.to_dict() for r in result.results],
+        "not_run": result.not_run,
+        "counts": counts,
+        "digest_audit": facts.get("post", {}).get("digest_audit"),
+        "digest_sample": facts.get("sample", []),
+        "rollback_dry_run": facts.get("dry_run", {}).get("summary"),
+        "rollback": facts.get("rollback", {}).get("result"),
+        "timings": result.timings,
+        "environment": environment or {},
+    }
+
+
+def report_stem(result: RunResult) -> str:
+    return f"{result.scenario.name}-n{result.n}"
+
+
+def write_report(result: RunResult, report_dir: str | Path, environment: dict[str, Any] | None = None) -> Path:
+    """Write `<dir>/<scenario>-n<N>.md` and `.json`; returns the Markdown path."""
+    folder = Path(report_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    md = folder / f"{report_stem(result)}.md"
+    md.write_text(render_markdown(result, timings=True, environment=environment) + "\n", encoding="utf-8")
+    (folder / f"{report_stem(result)}.json").write_text(
+        json.dumps(to_json(result, environment), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return md

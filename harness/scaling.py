@@ -1,0 +1,121 @@
+"""How cost grows with N: a least-squares growth exponent, a verdict, a plot, a sweep report.
+
+The exponent is the slope of log(time) against log(N): 1.0 is linear, 2.0
+quadratic. Per-instance cost is time / N, so a slope above 1 shows as a
+rising per-instance line in the plot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LINEAR_TOLERANCE = 0.10  # exponent up to 1.10 counts as linear on a noisy shared machine
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    n: int
+    calls_s: float
+    floor_s: float | None
+    passed: bool
+    harness_s: float
+    peak_rss_mb: float | None = None
+
+    @property
+    def per_instance_us(self) -> float:
+        return self.calls_s / self.n * 1e6
+
+    @property
+    def instances_per_s(self) -> float:
+        return self.n / self.calls_s if self.calls_s else 0.0
+
+    @property
+    def floor_ratio(self) -> float | None:
+        return self.calls_s / self.floor_s if self.floor_s else None
+
+
+def _or_dash(value: float | None, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def growth_exponent(points: list[SweepPoint]) -> float | None:
+    """Least-squares slope of log(calls_s) vs log(N); None with fewer than two distinct N."""
+    xs = [math.log(p.n) for p in points if p.calls_s > 0]
+    ys = [math.log(p.calls_s) for p in points if p.calls_s > 0]
+    if len(set(xs)) < 2:
+        return None
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def verdict(exponent: float | None) -> str:
+    if exponent is None:
+        return "not fitted (needs two or more N)"
+    if exponent <= 1 + LINEAR_TOLERANCE:
+        return f"linear (exponent {exponent:.2f})"
+    return (f"SUPER-LINEAR (exponent {exponent:.2f}: per-instance cost grows like N^{exponent - 1:.2f}, "
+            f"x{10 ** (exponent - 1):.2f} per tenfold N)")
+
+
+def plot(points: list[SweepPoint], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns = [p.n for p in points]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(ns, [p.per_instance_us for p in points], "o-", label="orchestrator (per instance)")
+    floors = [(p.n, p.floor_s / p.n * 1e6) for p in points if p.floor_s]
+    if floors:
+        ax.plot([f[0] for f in floors], [f[1] for f in floors], "s--", label="floor: set-based INSERTs")
+    ax.set_xscale("log")
+    ax.set_xlabel("N (instances in one transaction)")
+    ax.set_ylabel("microseconds per instance")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"{title}\n{verdict(growth_exponent(points))}", fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Path,
+                       environment: dict[str, Any]) -> Path:
+    """`<scenario>-sweep.md/.json/.png`: per-N cost, floor ratio, exponent and verdict."""
+    folder.mkdir(parents=True, exist_ok=True)
+    points = sorted(points, key=lambda p: p.n)
+    exponent = growth_exponent(points)
+    png = plot(points, folder / f"{scenario_name}-sweep.png", f"{scenario_name}: cost per instance vs N")
+    base = next((p for p in points if p.n == 1000), points[0])
+    lines = [f"# {scenario_name} · scaling sweep", "",
+             f"Growth: **{verdict(exponent)}** (least-squares slope of log time vs log N over "
+             f"N = {', '.join(f'{p.n:,}' for p in points)}).", "",
+             f"![per-instance cost]({png.name})", "",
+             "| N | invariants | calls (s) | per instance (us) | instances/s | floor (s) | orchestrator / floor "
+             f"| per instance vs N={base.n:,} | harness work (s) | peak RSS (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        cells = [f"{p.n:,}", "PASS" if p.passed else "FAIL", f"{p.calls_s:.3f}", f"{p.per_instance_us:.1f}",
+                 f"{p.instances_per_s:,.0f}", _or_dash(p.floor_s, "{:.3f}"), _or_dash(p.floor_ratio, "{:.2f}x"),
+                 f"{p.per_instance_us / base.per_instance_us:.2f}x", f"{p.harness_s:.3f}",
+                 _or_dash(p.peak_rss_mb, "{:.0f}")]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Timings come from one run on a shared machine; read trends, not single digits.", ""]
+    lines += [f"- {k}: {v}" for k, v in sorted(environment.items())] + [""]
+    md = folder / f"{scenario_name}-sweep.md"
+    md.write_text("\n".join(lines), encoding="utf-8")
+    (folder / f"{scenario_name}-sweep.json").write_text(json.dumps({
+        "scenario": scenario_name, "growth_exponent": exponent, "verdict": verdict(exponent),
+        "points": [{"n": p.n, "calls_s": p.calls_s, "per_instance_us": p.per_instance_us,
+                    "instances_per_s": p.instances_per_s, "floor_s": p.floor_s, "floor_ratio": p.floor_ratio,
+                    "harness_s": p.harness_s, "passed": p.passed, "peak_rss_mb": p.peak_rss_mb}
+                   for p in points],
+        "environment": environment}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return md
