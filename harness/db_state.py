@@ -21,31 +21,22 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
-    """md5 of every iu_core table's full contents in primary-key order (text order without a key).
+    """Per iu_core table: row count and an order-independent hash of every row's full text.
 
-    Two equal fingerprints mean the same rows, column for column, in every table.
+    Each row's md5 is read as a 60-bit number and the numbers are summed: a
+    multiset hash, so equal fingerprints mean the same rows, column for column,
+    without sorting or concatenating the table (linear in rows, constant memory).
     """
-    tables = conn.execute("""
-        SELECT c.relname,
-               coalesce((SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
-                           FROM pg_index i
-                           CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-                          WHERE i.indrelid = c.oid AND i.indisprimary), '') AS pk
-          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'iu_core' AND c.relkind = 'r'
-         ORDER BY c.relname""").fetchall()
-    parts = []
-    for name, pk in tables:
-        order = sql.SQL(pk) if pk else sql.SQL("t::text")
-        parts.append(sql.SQL(
-            "SELECT {name}, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {order}), '')) "
-            "FROM iu_core.{table} t").format(name=sql.Literal(name), order=order,
-                                              table=sql.Identifier(name)))
-    if not parts:
+    tables = [name for (name,) in conn.execute("""
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'iu_core' AND c.relkind = 'r' ORDER BY c.relname""").fetchall()]
+    if not tables:
         return {}
-    rows = conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()
-    return {name: digest for name, digest in rows}
+    query = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT {name}, count(*) || ':' || coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)::bigint), 0) "
+                "FROM iu_core.{table} t").format(name=sql.Literal(name), table=sql.Identifier(name))
+        for name in tables)
+    return {name: digest for name, digest in conn.execute(query).fetchall()}
 
 
 def gate_states(conn: psycopg.Connection) -> dict[str, bool | None]:
@@ -63,13 +54,22 @@ def template_summary(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
 
 
 def digest_audit(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
-    """The seeds' `digest_drift / digest_ok / total` line, for the database or one actor."""
+    """The seeds' `digest_drift / digest_ok / total` line for the whole database.
+
+    With `actor`, also `actor_drift / actor_ok / actor_total` from the same single pass
+    over v_iu_digest_audit (each row's digests are recomputed once).
+    """
     row = conn.execute("""
-        SELECT count(*) FILTER (WHERE NOT digest_ok), count(*) FILTER (WHERE digest_ok), count(*)
-          FROM iu_core.v_iu_digest_audit
-         WHERE %(actor)s::text IS NULL OR actor = %(actor)s""", {"actor": actor}).fetchone()
+        SELECT count(*) FILTER (WHERE NOT digest_ok), count(*) FILTER (WHERE digest_ok), count(*),
+               count(*) FILTER (WHERE actor = %(actor)s AND NOT digest_ok),
+               count(*) FILTER (WHERE actor = %(actor)s AND digest_ok),
+               count(*) FILTER (WHERE actor = %(actor)s)
+          FROM iu_core.v_iu_digest_audit""", {"actor": actor}).fetchone()
     assert row is not None
-    return {"drift": int(row[0]), "ok": int(row[1]), "total": int(row[2])}
+    audit = {"drift": int(row[0]), "ok": int(row[1]), "total": int(row[2])}
+    if actor is not None:
+        audit.update(actor_drift=int(row[3]), actor_ok=int(row[4]), actor_total=int(row[5]))
+    return audit
 
 
 def actor_rows(conn: psycopg.Connection) -> dict[str, dict[str, int]]:

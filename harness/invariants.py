@@ -148,8 +148,9 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
           JOIN pg_temp.iu_run_plan p USING (seq)
           LEFT JOIN iu_core.iu_piece_collection i ON i.id = (c.result->>'instance_id')::uuid
           LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key""")[0]
-    run_audit = db_state.digest_audit(ctx.conn, ctx.scenario.actor)
-    db_audit = db_state.digest_audit(ctx.conn)
+    audit = ctx.facts["post"]["digest_audit"]
+    run_audit = {"drift": audit["actor_drift"], "ok": audit["actor_ok"], "total": audit["actor_total"]}
+    db_audit = {k: audit[k] for k in ("drift", "ok", "total")}
     evidence: Evidence = {**row, "audit_run": run_audit, "audit_database": db_audit}
     passed = (row["instances"] == row["returned_match"] == row["returned_equal"] == row["stored_equal"] == ctx.n
               and run_audit == {"drift": 0, "ok": ctx.n, "total": ctx.n} and db_audit["drift"] == 0)

@@ -164,7 +164,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         real = facts.get("rollback")
         if real is not None:
             out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', dry_run => false);`", ""]
-            rows = [[k, _fmt(v)] for k, v in real["result"].items() if k not in ("actor",)]
+            rows = [[k, _fmt(v)] for k, v in real["result"].items()]
             out += [*_table(["Field", "Value"], rows), ""]
             ok = by_name.get("rollback_restores_pre_state")
             if ok is not None:

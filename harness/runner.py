@@ -133,32 +133,42 @@ class _Run:
     def step_failed(self, name: str, description: str, phase: str, exc: BaseException) -> None:
         self.results.append(InvariantResult(name, phase, description, False, _error_evidence(exc)))
 
-    def snapshot(self, with_fingerprint: bool = True) -> dict[str, Any]:
+    def snapshot(self, *, audit: bool = False) -> dict[str, Any]:
+        """Counts, views, per-actor rows and the fingerprint; the digest audit (it recomputes
+        every auto instance's digest) only where a check reads it."""
         conn = self.ctx.conn
         snap: dict[str, Any] = {"counts": db_state.table_counts(conn),
                                 "summary": db_state.template_summary(conn),
                                 "actors": db_state.actor_rows(conn),
-                                "digest_audit": db_state.digest_audit(conn),
-                                "gates": db_state.gate_states(conn)}
-        if with_fingerprint:
-            snap["fingerprint"] = db_state.fingerprint(conn)
+                                "gates": db_state.gate_states(conn),
+                                "fingerprint": db_state.fingerprint(conn)}
+        if audit:
+            snap["digest_audit"] = db_state.digest_audit(conn, self.ctx.scenario.actor)
         return snap
 
     def call_all(self, table: str, stage: str) -> float:
-        """Call the orchestrator for every plan row in chunks; returns the seconds spent calling."""
-        ctx, n = self.ctx, self.ctx.n
-        chunk = max(100, min(5000, n // 100 or 1))
-        spent = 0.0
-        query = CALL_SQL.format(table=table)
-        params = {"event_type": ctx.scenario.event_type, "actor": ctx.scenario.actor,
-                  "emit_mode": ctx.scenario.emit_mode}
-        for lo in range(1, n + 1, chunk):
-            hi = min(n, lo + chunk - 1)
-            began = time.perf_counter()
-            ctx.conn.execute(query, {**params, "lo": lo, "hi": hi})  # type: ignore[arg-type]
-            spent += time.perf_counter() - began
-            self.progress(stage, hi, n)
-        return spent
+        return call_orchestrator(self.ctx.conn, self.ctx.scenario, self.ctx.n, table,
+                                 lambda done, total: self.progress(stage, done, total))
+
+
+def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, table: str = "iu_run_calls",
+                      progress: Callable[[int, int], None] | None = None) -> float:
+    """Call the orchestrator for every plan row, in chunks (for progress); returns seconds spent calling.
+
+    Runs inside the caller's transaction; results go to pg_temp.<table>, never to Python.
+    """
+    chunk = max(100, min(5000, n // 100 or 1))
+    spent = 0.0
+    query = CALL_SQL.format(table=table)
+    params = {"event_type": scenario.event_type, "actor": scenario.actor, "emit_mode": scenario.emit_mode}
+    for lo in range(1, n + 1, chunk):
+        hi = min(n, lo + chunk - 1)
+        began = time.perf_counter()
+        conn.execute(query, {**params, "lo": lo, "hi": hi})  # type: ignore[arg-type]
+        spent += time.perf_counter() - began
+        if progress is not None:
+            progress(hi, n)
+    return spent
 
 
 def _preflight(ctx: RunContext) -> None:
@@ -246,7 +256,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             committed = False
 
         if committed:
-            ctx.facts["post"] = run.snapshot()
+            ctx.facts["post"] = run.snapshot(audit=True)
             run.check_phase("post_commit")
             _replay(run)
             _dry_run(run)
@@ -280,40 +290,52 @@ def _replay(run: _Run) -> None:
     run.check_phase("replay")
 
 
+DRY_RUN_SQL = """
+WITH r AS (SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, true) AS j),
+     named AS (
+         INSERT INTO pg_temp.iu_run_dry_targets (ord, id)
+         SELECT t.ord, t.value::uuid
+           FROM r, jsonb_array_elements_text(coalesce(r.j -> 'target_instance_ids', '[]'))
+                   WITH ORDINALITY AS t(value, ord)
+         RETURNING 1)
+SELECT r.j - 'target_instance_ids', (SELECT count(*) FROM named) FROM r
+"""
+REAL_ROLLBACK_SQL = """
+SELECT j - 'target_instance_ids', jsonb_array_length(coalesce(j -> 'target_instance_ids', '[]'))
+  FROM iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, dry_run => false) AS j
+"""
+
+
 def _dry_run(run: _Run) -> None:
+    """The dry run's target ids go straight from SQL into a temp table: nothing of size N reaches Python."""
     ctx = run.ctx
-    before = db_state.fingerprint(ctx.conn)
+    # Nothing ran since the replay's snapshot, so its fingerprint is the "before".
+    replayed = ctx.facts.get("after_replay")
+    before = replayed["fingerprint"] if replayed else db_state.fingerprint(ctx.conn)
     try:
-        result = ctx.conn.execute("SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%s, true)",
-                                  (ctx.scenario.actor,)).fetchone()[0]  # type: ignore[index]
+        result, named = ctx.conn.execute(DRY_RUN_SQL, {"actor": ctx.scenario.actor}).fetchone()  # type: ignore[misc]
     except psycopg.Error as exc:
         run.step_failed("rollback_dry_run_addressable", "the dry-run rollback answered", "rollback_dry_run", exc)
         return
-    ctx.conn.execute("""
-        INSERT INTO pg_temp.iu_run_dry_targets (ord, id)
-        SELECT ord, value::uuid FROM jsonb_array_elements_text(
-            coalesce(%s::jsonb -> 'target_instance_ids', '[]')) WITH ORDINALITY AS t(value, ord)""",
-                     (psycopg.types.json.Jsonb(result),))
-    summary = {k: v for k, v in result.items() if k != "target_instance_ids"}
-    summary["target_instance_ids"] = f"[{len(result.get('target_instance_ids') or [])} uuids]"
+    summary = {k: v for k, v in result.items() if k != "actor"}
+    summary["target_instance_ids"] = f"[{named} uuids]"
     ctx.facts["dry_run"] = {"result": result, "summary": summary, "fingerprint_before": before,
-                            "fingerprint_after": db_state.fingerprint(ctx.conn),
-                            "counts_after": db_state.table_counts(ctx.conn)}
+                            "fingerprint_after": db_state.fingerprint(ctx.conn)}
     run.check_phase("rollback_dry_run")
-    ctx.facts["dry_run"].pop("result")  # the uuids are in the temp table; keep facts small
 
 
 def _real_rollback(run: _Run) -> None:
     ctx = run.ctx
     began = time.perf_counter()
     try:
-        result = ctx.conn.execute("SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%s, false)",
-                                  (ctx.scenario.actor,)).fetchone()[0]  # type: ignore[index]
+        result, named = ctx.conn.execute(REAL_ROLLBACK_SQL,  # type: ignore[misc]
+                                         {"actor": ctx.scenario.actor}).fetchone()
     except psycopg.Error as exc:
         run.step_failed("rollback_restores_pre_state", "the real rollback answered", "rollback", exc)
         return
     run.timings["rollback_s"] = time.perf_counter() - began
-    summary = {k: v for k, v in result.items() if k != "target_instance_ids"}
+    summary = {k: v for k, v in result.items() if k != "actor"}
+    summary["target_instance_ids"] = f"[{named} uuids]"
     ctx.facts["rollback"] = {"result": summary, **run.snapshot()}
     run.check_phase("rollback")
 

@@ -39,7 +39,8 @@ class HarnessSession:
     def describe(self) -> str:
         server = self._server
         version = f"PostgreSQL {server.version}" if server else "not started"
-        return f"iu-harness: {self.config.describe()} server={version}"
+        ready = f" (ready in {self.timings['server_ready_s']:.2f} s)" if "server_ready_s" in self.timings else ""
+        return f"iu-harness: {self.config.describe()} server={version}{ready}"
 
     def close(self) -> None:
         if self._pool is not None:

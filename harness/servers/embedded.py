@@ -44,6 +44,9 @@ THROWAWAY_SETTINGS = {
 }
 COMMON_SETTINGS = {
     "listen_addresses": "",
+    # Segments live in the data dir (removed with it), not as /dev/shm/PostgreSQL.* files
+    # that a killed server would leave behind.
+    "dynamic_shared_memory_type": "mmap",
     "max_connections": "100",
     "log_min_messages": "warning",
     "timezone": "UTC",
@@ -147,6 +150,31 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _cluster_pids(data_dir: Path) -> list[int]:
+    """PIDs of the postgres processes working in `data_dir`: its postmaster and every backend or
+    auxiliary process it started (they all chdir there), found even after the postmaster died."""
+    target = os.path.realpath(data_dir)
+    pids = []
+    with contextlib.suppress(OSError):  # no /proc: nothing to find
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if (os.readlink(f"/proc/{entry.name}/cwd") == target
+                        and Path(f"/proc/{entry.name}/comm").read_text().strip() == "postgres"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie holds no memory and waits only for its reaper)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat_line.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _die_with_parent() -> None:
@@ -279,10 +307,29 @@ class EmbeddedServer(Server):
             self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the postmaster: a crash. Its children exit when they notice."""
+        """A crash: SIGKILL the postmaster and every process of the cluster, then wait until all are gone.
+
+        Backends do not die with their postmaster: one busy in a statement runs on until the
+        statement ends, and while it lives a new postmaster on this data dir refuses to start
+        ("pre-existing shared memory block ... is still in use"). Killing them too, as a real
+        crash would, lets launch() run crash recovery right away.
+        """
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        self._kill_orphans()
+
+    def _kill_orphans(self, timeout: float = 10.0) -> None:
+        """SIGKILL what is left of the cluster's processes (only after its postmaster is gone)."""
+        if self.process and self.process.poll() is None:
+            return
+        pids = _cluster_pids(self.data_dir)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def restart(self) -> None:
         """Start again on the same data dir (crash recovery runs if the last stop was a crash)."""
@@ -291,7 +338,6 @@ class EmbeddedServer(Server):
 
     def stop(self) -> None:
         self.shutdown("fast", timeout=15.0)
-        if self.process and self.process.poll() is None:
-            self.kill()
-        # Backends of a killed postmaster may linger briefly; the folder goes anyway.
+        # Also when the postmaster died by another hand: its backends do not outlive the folder.
+        self.kill()
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""pytest-benchmark timings: the scenario transaction alone, one benchmark per scenario and N.
+
+Each round gets a fresh clone and plan (setup, not timed); the timed part is
+the seeds' driver: open gates, the orchestrator for every event, close gates,
+COMMIT. extra_info carries N, per-instance cost, the set-based floor and the
+orchestrator/floor ratio, server version and backend. Save runs with
+`--benchmark-autosave` (to reports/benchmarks) and gate regressions with
+`--benchmark-compare --benchmark-compare-fail=mean:25%`. Nothing here asserts
+a speed: speed is shown, not tested, on these shared machines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from harness.config import HarnessConfig
+from harness.databases import Database, DatabasePool
+from harness.floor import time_floor
+from harness.runner import RunContext, call_orchestrator, create_plan
+from harness.scenario import Scenario, discover_scenarios
+from harness.session import HarnessSession
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _cases() -> list[object]:
+    return [pytest.param(scenario, n, id=f"{scenario.name}-n{n}",
+                         marks=[pytest.mark.slow] if n in scenario.slow_sweep and n not in scenario.sweep else [])
+            for scenario in discover_scenarios(SCENARIO_DIR) for n in scenario.all_sizes()]
+
+
+@pytest.mark.parametrize(("scenario", "n"), _cases())
+def test_benchmark_orchestrator(benchmark: Any, scenario: Scenario, n: int, iu_pool: DatabasePool,
+                                iu_config: HarnessConfig, iu_session: HarnessSession) -> None:
+    if n not in scenario.sizes_within(iu_config.max_n):
+        pytest.skip(f"N={n:,} is in {scenario.name}'s slow_sweep: run it with --iu-max-n {n}")
+    opened: list[tuple[Database, psycopg.Connection]] = []
+
+    def setup() -> tuple[tuple[psycopg.Connection], dict[str, Any]]:
+        database = iu_pool.clone(scenario.baseline)
+        conn = database.connect(autocommit=True)
+        opened.append((database, conn))
+        create_plan(RunContext(conn, database, scenario, n, scenario.counts_at(n)))
+        return (conn,), {}
+
+    def scenario_transaction(conn: psycopg.Connection) -> None:
+        with conn.transaction():
+            conn.execute("SELECT iu_core.fn_iu_set_gates(true)")
+            call_orchestrator(conn, scenario, n)
+            conn.execute("SELECT iu_core.fn_iu_set_gates(false)")
+
+    try:
+        benchmark.pedantic(scenario_transaction, setup=setup, rounds=3 if n <= 1000 else 1, iterations=1)
+        # The timed work really composed N instances (a benchmark of nothing would be worthless).
+        for _, conn in opened:
+            row = conn.execute("SELECT count(*) FILTER (WHERE result->>'status' = 'ok'), count(*) "
+                               "FROM pg_temp.iu_run_calls").fetchone()
+            assert row == (n, n), f"benchmark round composed {row}, expected {n} ok calls"
+    finally:
+        for database, conn in opened:
+            conn.close()
+            iu_pool.drop(database.name)
+
+    floor_db = iu_pool.clone(scenario.baseline)
+    floor_s = time_floor(floor_db, scenario, n)
+    iu_pool.drop(floor_db.name)
+    best = benchmark.stats.stats.min if benchmark.stats else None
+    benchmark.extra_info.update({
+        "n": n, "scenario": scenario.name, "backend": iu_config.backend,
+        "server_version": iu_session.server.version,
+        "per_instance_us": best / n * 1e6 if best else None,
+        "instances_per_s": n / best if best else None,
+        "floor_s": floor_s, "orchestrator_over_floor": best / floor_s if best and floor_s else None,
+    })
