@@ -7,6 +7,7 @@ failed, 2 the harness could not run (bad option, scenario, SQL or server).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -166,7 +167,12 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through finally: the server stops, its folder goes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = build_parser().parse_args(argv)
     # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)

@@ -6,6 +6,8 @@ frozen HarnessConfig; fixtures read that, nothing else reads the environment.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -40,6 +42,19 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"iu-harness: {exc}") from exc
     config.stash[SESSION_KEY] = HarnessSession(harness_config)
+    _stop_on_sigterm()
+
+
+def _stop_on_sigterm() -> None:
+    """CI cancels with SIGTERM, which skips atexit: turn it into an interrupt so the server and its
+    folder are removed by the normal teardown."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -83,18 +98,30 @@ def iu_pool(pytestconfig: pytest.Config, iu_session: HarnessSession) -> Database
 
 
 @pytest.fixture
-def iu_db_factory(iu_pool: DatabasePool) -> Iterator[Callable[..., Database]]:
+def iu_db_factory(iu_pool: DatabasePool, request: pytest.FixtureRequest) -> Iterator[Callable[..., Database]]:
     """Make fresh clones: `iu_db_factory("after-25000x")`; all are dropped after the test."""
     made: list[Database] = []
 
     def make(baseline: str | None = None) -> Database:
-        database = iu_pool.clone(baseline)
+        try:
+            database = iu_pool.clone(baseline)
+        except psycopg.OperationalError as exc:
+            # A server that died mid-run: stop after this test (the failures so far are still
+            # reported in full) instead of one error per remaining test.
+            message = f"iu-harness: the PostgreSQL server stopped answering during the run: {exc}".strip()
+            request.session.shouldstop = message.splitlines()[0]
+            pytest.fail(message, pytrace=False)
         made.append(database)
         return database
 
-    yield make
-    for database in made:
-        iu_pool.drop(database.name)
+    try:
+        yield make
+    finally:
+        for database in made:
+            try:
+                iu_pool.drop(database.name)
+            except psycopg.OperationalError:
+                break  # the server is gone; make() stops the run at the next test
 
 
 @pytest.fixture

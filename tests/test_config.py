@@ -31,8 +31,20 @@ def test_settings_table_matches_spec() -> None:
         ("dsn", "IU_HARNESS_DSN", "--iu-dsn"),
         ("sql_dir", "IU_HARNESS_SQL_DIR", "--iu-sql-dir"),
         ("extra_sql", "IU_HARNESS_EXTRA_SQL", "--iu-extra-sql"),
+        # beyond the SPEC's four: the slow-sweep cap and where reports go
+        ("max_n", "IU_HARNESS_MAX_N", "--iu-max-n"),
+        ("report_dir", "IU_HARNESS_REPORT_DIR", "--iu-report-dir"),
     ]
     assert BACKENDS == ("embedded", "testcontainers", "dsn")
+
+
+def test_max_n_and_report_dir() -> None:
+    config = resolve_config({"max_n": "100_000"}, {"IU_HARNESS_REPORT_DIR": "/tmp/r"})
+    assert config.max_n == 100000 and str(config.report_dir) == "/tmp/r"
+    assert resolve_config({}, {}).max_n is None
+    for bad in ("0", "-5", "lots"):
+        with pytest.raises(ConfigError, match="not a positive integer"):
+            resolve_config({"max_n": bad}, {})
 
 
 def test_defaults_with_empty_environment() -> None:
