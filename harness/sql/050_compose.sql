@@ -4,42 +4,47 @@
 -- Needs:   010_tables.sql, 030_gates.sql, 035_arguments.sql, 040_digest.sql.
 
 -- Creates an instance collection whose memberships point at the template's
--- own IUs (no new iu rows) and stores its manifest digest. Returns NULL,
+-- own IUs (no new iu rows), with its manifest digest, in one statement: the
+-- digest is computed from exactly the piece rows written for the instance
+-- (v_iu_digest_audit later recomputes it from the stored rows). Returns NULLs,
 -- writing nothing, when instance_key is already taken: the INSERT ... ON
 -- CONFLICT is the claim that serializes concurrent callers of one key.
+-- One statement instead of five (insert, members, digest, update, read back)
+-- halves the orchestrator's per-call cost; memberships may precede their
+-- collection in the statement because FK checks run at its end.
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_compose_claim(
     p_template_id  uuid,
     p_kind         text,
     p_instance_key text,
-    p_actor        text
-) RETURNS uuid
+    p_actor        text,
+    OUT claimed_id     uuid,
+    OUT claimed_digest text
+)
+-- Internal: its callers (fn_iu_compose, the orchestrator) carry the planner
+-- settings; a SET clause here would cost a GUC save/restore on every call.
 LANGUAGE plpgsql
-SET enable_seqscan = off
-SET plan_cache_mode = force_generic_plan
 AS $$
-DECLARE
-    v_instance_id uuid;
-    v_digest      text;
 BEGIN
-    INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, created_by)
-    VALUES (p_instance_key, p_kind, false, p_actor)
-    ON CONFLICT (collection_key) DO NOTHING
-    RETURNING id INTO v_instance_id;
-
-    IF v_instance_id IS NULL THEN
-        RETURN NULL;
-    END IF;
-
-    INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
-    SELECT v_instance_id, m.iu_id, m.position
-      FROM iu_core.iu_piece_membership m
-     WHERE m.collection_id = p_template_id;
-
-    -- Recomputed from the rows just written, not copied from the template.
-    v_digest := iu_core.fn_iu_manifest_digest(v_instance_id);
-    UPDATE iu_core.iu_piece_collection SET manifest_digest = v_digest WHERE id = v_instance_id;
-
-    RETURN v_instance_id;
+    WITH pieces AS (
+        SELECT m.iu_id, m.position, i.content_hash
+          FROM iu_core.iu_piece_membership m
+          JOIN iu_core.iu i ON i.id = m.iu_id
+         WHERE m.collection_id = p_template_id
+    ), claimed AS (
+        INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, manifest_digest, created_by)
+        SELECT p_instance_key, p_kind, false,
+               iu_core.fn_iu_piece_graph_digest(
+                   (SELECT string_agg(iu_core.fn_iu_piece_graph_line(p.position, p.iu_id, p.content_hash), '|'
+                                      ORDER BY p.position)
+                      FROM pieces p)),
+               p_actor
+        ON CONFLICT (collection_key) DO NOTHING
+        RETURNING id, manifest_digest
+    ), members AS (
+        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
+        SELECT c.id, p.iu_id, p.position FROM claimed c CROSS JOIN pieces p
+    )
+    SELECT c.id, c.manifest_digest INTO claimed_id, claimed_digest FROM claimed c;
 END;
 $$;
 
@@ -79,7 +84,8 @@ BEGIN
             USING ERRCODE = 'IU002';
     END IF;
 
-    v_instance_id := iu_core.fn_iu_compose_claim(v_template.id, v_template.kind, p_instance_key, p_actor);
+    SELECT claimed_id INTO v_instance_id
+      FROM iu_core.fn_iu_compose_claim(v_template.id, v_template.kind, p_instance_key, p_actor);
     IF v_instance_id IS NULL THEN
         RAISE EXCEPTION 'instance key % already exists', quote_literal(p_instance_key)
             USING ERRCODE = 'IU004';

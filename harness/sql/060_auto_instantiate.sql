@@ -40,6 +40,7 @@ DECLARE
     p_actor ALIAS FOR $5;
     p_emit_mode ALIAS FOR $6;
     c_fn CONSTANT text := 'fn_iu_auto_instantiate_from_event';
+    v_mode_defined    boolean;
     v_template_id     uuid;
     v_is_template     boolean;
     v_kind            text;
@@ -59,43 +60,47 @@ BEGIN
     PERFORM iu_core.fn_iu_require_text(c_fn, 'actor', p_actor);
     PERFORM iu_core.fn_iu_require_text(c_fn, 'emit_mode', p_emit_mode);
 
-    PERFORM 1 FROM iu_core.iu_emit_mode WHERE emit_mode = p_emit_mode;
-    IF NOT FOUND THEN
+    v_idempotency_key := md5(p_event_id::text || ':' || p_template_key || ':' || p_suffix);
+    v_instance_key := 'tpl-inst:auto:' || p_suffix;
+
+    -- Every lookup in one statement (emit mode, template, the key's log row,
+    -- the first closed gate); judged below in the documented order.
+    SELECT EXISTS (SELECT 1 FROM iu_core.iu_emit_mode e WHERE e.emit_mode = p_emit_mode),
+           t.id, t.is_template, t.kind, t.manifest_digest,
+           (SELECT l.instance_collection_id FROM iu_core.iu_auto_instantiate_event_log l
+             WHERE l.idempotency_key = v_idempotency_key),
+           (SELECT min(k.gate_key)
+              FROM (VALUES ('iu_core.auto_instantiate_enabled'), ('iu_core.composer_enabled')) AS k(gate_key)
+             WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled))
+      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest, v_instance_id, v_gate
+      FROM (SELECT 1) AS one
+      LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p_template_key;
+
+    IF NOT v_mode_defined THEN
         RAISE EXCEPTION 'undefined emit_mode %', quote_literal(p_emit_mode)
             USING ERRCODE = 'IU003',
                   HINT = 'defined modes are the rows of iu_core.iu_emit_mode';
-    END IF;
-
-    SELECT id, is_template, kind, manifest_digest INTO v_template_id, v_is_template, v_kind, v_template_digest
-      FROM iu_core.iu_piece_collection WHERE collection_key = p_template_key;
-    IF NOT FOUND THEN
+    ELSIF v_template_id IS NULL THEN
         RAISE EXCEPTION 'unknown template %', quote_literal(p_template_key) USING ERRCODE = 'IU002';
     ELSIF NOT v_is_template THEN
         RAISE EXCEPTION 'collection % is an instance, not a template', quote_literal(p_template_key)
             USING ERRCODE = 'IU002';
     END IF;
 
-    v_idempotency_key := md5(p_event_id::text || ':' || p_template_key || ':' || p_suffix);
-    v_instance_key := 'tpl-inst:auto:' || p_suffix;
-
-    SELECT instance_collection_id INTO v_instance_id
-      FROM iu_core.iu_auto_instantiate_event_log WHERE idempotency_key = v_idempotency_key;
-    IF FOUND THEN
+    IF v_instance_id IS NOT NULL THEN
         RETURN jsonb_build_object(
             'status', 'duplicate', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
             'idempotency_key', v_idempotency_key);
     END IF;
 
-    SELECT min(gate_key) INTO v_gate
-      FROM (VALUES ('iu_core.auto_instantiate_enabled'), ('iu_core.composer_enabled')) AS k(gate_key)
-     WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled);
     IF v_gate IS NOT NULL THEN
         RETURN jsonb_build_object(
             'status', 'gated', 'gate', v_gate, 'instance_key', v_instance_key,
             'idempotency_key', v_idempotency_key);
     END IF;
 
-    v_instance_id := iu_core.fn_iu_compose_claim(v_template_id, v_kind, v_instance_key, p_actor);
+    SELECT claimed_id, claimed_digest INTO v_instance_id, v_instance_digest
+      FROM iu_core.fn_iu_compose_claim(v_template_id, v_kind, v_instance_key, p_actor);
     IF v_instance_id IS NULL THEN
         -- The key was taken meanwhile: by this very event (a concurrent caller
         -- that has now committed) it is a duplicate, otherwise a conflict.
@@ -112,15 +117,17 @@ BEGIN
                   HINT = 'each event needs its own suffix';
     END IF;
 
-    -- Endpoints are known good here (a template, an instance just created), so
-    -- the lineage row is written directly rather than through the checking function.
-    INSERT INTO iu_core.iu_collection_template_instance_lineage
-        (template_collection_id, instance_collection_id, origin, actor)
-    VALUES (v_template_id, v_instance_id, 'auto', p_actor);
+    -- The template's stored digest (recomputed if a template was stored without
+    -- one); v_iu_digest_audit recomputes both sides from the stored rows.
+    v_template_digest := coalesce(v_template_digest, iu_core.fn_iu_manifest_digest(v_template_id));
 
-    -- The template's stored digest; v_iu_digest_audit recomputes both sides.
-    SELECT manifest_digest INTO v_instance_digest FROM iu_core.iu_piece_collection WHERE id = v_instance_id;
-
+    -- Lineage and log row in one statement. The endpoints are known good here (a
+    -- template, an instance just created), so lineage skips the checking function.
+    WITH lineage AS (
+        INSERT INTO iu_core.iu_collection_template_instance_lineage
+            (template_collection_id, instance_collection_id, origin, actor)
+        VALUES (v_template_id, v_instance_id, 'auto', p_actor)
+    )
     INSERT INTO iu_core.iu_auto_instantiate_event_log
         (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
          idempotency_key, template_digest, instance_digest)
