@@ -110,8 +110,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 path = write_report(result, report_dir, environment)
                 results.append(result)
                 points.append(point)
+                speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
                 console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
-                              f"{point.instances_per_s:,.0f} instances/s · report {path}")
+                              f"{speed} · report {path}")
         if len(points) > 1:
             sweep = write_sweep_report(scenario.name, points, report_dir, environment)
             console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
@@ -124,8 +125,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     for result, point in zip(results, points, strict=True):
         failed = ", ".join(r.name for r in result.failed) or "-"
         ratio = f"{point.floor_ratio:.2f}x" if point.floor_ratio else "-"
+        timed = point.calls_s > 0
         table.add_row(f"{result.n:,}", "PASS" if result.passed else "FAIL", failed,
-                      f"{point.instances_per_s:,.0f}", f"{point.per_instance_us:.1f}", ratio)
+                      f"{point.instances_per_s:,.0f}" if timed else "-",
+                      f"{point.per_instance_us:.1f}" if timed else "-", ratio)
     console.print(table)
     for result in results:
         for failure in result.failed:
@@ -182,8 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True, highlight=False).print(f"[red]iu-harness: error:[/] {exc}")
         return EXIT_HARNESS_ERROR
     except KeyboardInterrupt:
-        Console(stderr=True).print("iu-harness: interrupted; server stopped and databases dropped")
+        Console(stderr=True).print("iu-harness: interrupted")
         return 130
+    except Exception as exc:
+        Console(stderr=True, highlight=False).print(
+            f"[red]iu-harness: internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+        return EXIT_HARNESS_ERROR
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
     """
     tables = [name for (name,) in conn.execute("""
         SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'iu_core' AND c.relkind = 'r' ORDER BY c.relname""").fetchall()]
+         WHERE n.nspname = 'iu_core' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+         ORDER BY c.relname""").fetchall()]
     if not tables:
         return {}
     query = sql.SQL(" UNION ALL ").join(

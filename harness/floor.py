@@ -21,8 +21,8 @@ FLOOR_SQL = (
       FROM pg_temp.iu_run_plan p JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key
     """,
     """
-    INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest, created_by)
-    SELECT instance_id, 'tpl-inst:auto:' || suffix, kind, false, manifest_digest, %(actor)s FROM iu_floor
+    INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest)
+    SELECT instance_id, 'tpl-inst:auto:' || suffix, kind, false, manifest_digest FROM iu_floor
     """,
     """
     INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
@@ -46,7 +46,10 @@ FLOOR_SQL = (
 
 
 def time_floor(database: Database, scenario: Scenario, n: int) -> float:
-    """Seconds to write the run's rows set-based, in one committed transaction (database is changed)."""
+    """Seconds to write the run's rows set-based, in one committed transaction (database is changed).
+
+    Writes only SPEC columns, so it works on any conforming build.
+    """
     with database.connect(autocommit=True) as conn:
         ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n))
         create_plan(ctx)

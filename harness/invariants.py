@@ -151,9 +151,23 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
     audit = ctx.facts["post"]["digest_audit"]
     run_audit = {"drift": audit["actor_drift"], "ok": audit["actor_ok"], "total": audit["actor_total"]}
     db_audit = {k: audit[k] for k in ("drift", "ok", "total")}
-    evidence: Evidence = {**row, "audit_run": run_audit, "audit_database": db_audit}
+    # A digest that ignores the graph (a constant, say) would pass every equality above:
+    # templates whose piece graphs differ (compared here independently of the build's
+    # digest function) must have different digests.
+    distinct = _rows(ctx, """
+        SELECT count(DISTINCT graph)::int AS distinct_graphs, count(DISTINCT digest)::int AS distinct_digests
+          FROM (SELECT c.collection_key,
+                       iu_core.fn_iu_manifest_digest(c.id) AS digest,
+                       (SELECT string_agg(m.position || '/' || m.iu_id || '/' || i.content_hash, ','
+                                          ORDER BY m.position)
+                          FROM iu_core.iu_piece_membership m JOIN iu_core.iu i ON i.id = m.iu_id
+                         WHERE m.collection_id = c.id) AS graph
+                  FROM iu_core.iu_piece_collection c
+                 WHERE c.collection_key = ANY (%(keys)s)) t""", {"keys": [m.template for m, _ in ctx.plan]})[0]
+    evidence: Evidence = {**row, "audit_run": run_audit, "audit_database": db_audit, "templates": distinct}
     passed = (row["instances"] == row["returned_match"] == row["returned_equal"] == row["stored_equal"] == ctx.n
-              and run_audit == {"drift": 0, "ok": ctx.n, "total": ctx.n} and db_audit["drift"] == 0)
+              and run_audit == {"drift": 0, "ok": ctx.n, "total": ctx.n} and db_audit["drift"] == 0
+              and distinct["distinct_digests"] == distinct["distinct_graphs"])
     if not passed:
         evidence["offending"] = _jsonable(_rows(ctx, """
             SELECT instance_key, template_collection_key, logged_instance_digest, stored_instance_digest,
@@ -161,6 +175,30 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
               FROM iu_core.v_iu_digest_audit WHERE NOT digest_ok ORDER BY instance_key LIMIT %(k)s""",
             {"k": SAMPLE_ROWS}))
     return passed, evidence
+
+
+@invariant("instances_reuse_template_pieces", phase="post_commit",
+           description="each instance's memberships are exactly its template's (position, iu) rows")
+def instances_reuse_template_pieces(ctx: RunContext) -> tuple[bool, Evidence]:
+    row = _rows(ctx, """
+        WITH run AS (
+            SELECT (c.result->>'instance_id')::uuid AS instance_id, t.id AS template_id
+              FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
+              JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key),
+        instance_rows AS (
+            SELECT r.instance_id, m.position, m.iu_id
+              FROM run r JOIN iu_core.iu_piece_membership m ON m.collection_id = r.instance_id),
+        template_rows AS (
+            SELECT r.instance_id, m.position, m.iu_id
+              FROM run r JOIN iu_core.iu_piece_membership m ON m.collection_id = r.template_id)
+        SELECT (SELECT count(*) FROM instance_rows)::int AS instance_rows,
+               (SELECT count(*) FROM (SELECT * FROM instance_rows EXCEPT ALL SELECT * FROM template_rows) x)::int
+                   AS not_in_template,
+               (SELECT count(*) FROM (SELECT * FROM template_rows EXCEPT ALL SELECT * FROM instance_rows) x)::int
+                   AS missing_from_instance""")[0]
+    passed = (row["instance_rows"] == ctx.expected_memberships and row["not_in_template"] == 0
+              and row["missing_from_instance"] == 0)
+    return passed, {**row, "expected_rows": ctx.expected_memberships}
 
 
 @invariant("row_count_deltas", phase="post_commit",
@@ -175,12 +213,13 @@ def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("unchanged_tables_identical", phase="post_commit",
-           description="iu, iu_lifecycle_log, iu_vector_sync_point and iu_emit_mode are identical row for row")
+           description="iu, iu_lifecycle_log and iu_vector_sync_point are identical row for row")
 def unchanged_tables_identical(ctx: RunContext) -> tuple[bool, Evidence]:
     pre, post = ctx.facts["pre"]["fingerprint"], ctx.facts["post"]["fingerprint"]
-    tables = ("iu", "iu_lifecycle_log", "iu_vector_sync_point", "iu_emit_mode")
-    changed = [t for t in tables if pre.get(t) != post.get(t)]
-    return not changed, {"compared": list(tables), "changed": changed}
+    tables = ("iu", "iu_lifecycle_log", "iu_vector_sync_point")
+    missing = [t for t in tables if t not in pre or t not in post]
+    changed = [t for t in tables if t not in missing and pre[t] != post[t]]
+    return not changed and not missing, {"compared": list(tables), "changed": changed, "missing": missing}
 
 
 @invariant("gates_closed_after_commit", phase="post_commit",
@@ -302,8 +341,11 @@ def rollback_restores_pre_state(ctx: RunContext) -> tuple[bool, Evidence]:
                 "deleted_log_rows": ctx.n, "deleted_membership_rows": ctx.expected_memberships}
     pre_fp, after_fp = facts["pre"]["fingerprint"], facts["rollback"]["fingerprint"]
     differing = sorted(t for t in set(pre_fp) | set(after_fp) if pre_fp.get(t) != after_fp.get(t))
-    other_before = {a: v for a, v in facts["pre"]["actors"].items() if not a.startswith(ctx.scenario.actor)}
-    other_after = {a: v for a, v in facts["rollback"]["actors"].items() if not a.startswith(ctx.scenario.actor)}
+    def others(actors: dict[str, Any]) -> dict[str, Any]:
+        own = (ctx.scenario.actor, f"{ctx.scenario.actor} (auto)")  # log rows, auto lineage rows
+        return {a: v for a, v in actors.items() if a not in own}
+
+    other_before, other_after = others(facts["pre"]["actors"]), others(facts["rollback"]["actors"])
     evidence = {"status": result.get("status"), **deleted, "expected": expected,
                 "tables_differing_from_pre_run": differing,
                 "counts_equal_pre_run": facts["pre"]["counts"] == facts["rollback"]["counts"],

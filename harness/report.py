@@ -24,6 +24,8 @@ PROVES = {
     "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
                         "(no new iu rows).",
     "unchanged_tables_identical": "iu, lifecycle and vector tables are identical row for row, not just by count.",
+    "instances_reuse_template_pieces": "Every instance's memberships are exactly its template's pieces, "
+                                       "in the template's positions.",
     "gates_closed_after_commit": "A new session sees both gates closed after COMMIT.",
     "template_summary_counts": "The per-template observability view counts every instance of the run.",
     "pinned_seed_numbers": "The absolute numbers of the seed report are reproduced exactly.",
@@ -56,7 +58,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def verdict(result: RunResult) -> str:
-    return "PASS" if result.passed else "FAIL"
+    """PASS only when every invariant that ran held; says how many did not run."""
+    word = "PASS" if result.passed else "FAIL"
+    return f"{word}, {len(result.not_run)} not run" if result.not_run else word
 
 
 def render_markdown(result: RunResult, *, timings: bool = False, environment: dict[str, Any] | None = None) -> str:
@@ -191,12 +195,15 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                               "reports)." if larger else ".")]
     out += [f"- `{r.name}`: it FAILED (evidence above)." for r in result.results if not r.passed]
     out += [f"- `{name}`: not run in this report." for name in result.not_run]
+    if s.expect is not None and s.expect.n != n:
+        out += [f"- The seed's pinned numbers: they are pinned at N={s.expect.n:,}, not checked at N={n:,}."]
     out += [f"- {line}" for line in s.not_proven]
     out += ["- Speed: timings depend on the machine and are kept out of this deterministic part.", ""]
 
     if timings:
         out += ["## Timings and environment (not part of the snapshot)", ""]
-        rows = [[k, f"{v:,.4f}" if isinstance(v, float) else _fmt(v)] for k, v in sorted(result.timings.items())]
+        rows = [[k, "-" if v is None else f"{v:,.4f}" if isinstance(v, float) else _fmt(v)]
+                for k, v in sorted(result.timings.items())]
         rows += [[k, _fmt(v)] for k, v in sorted((environment or {}).items())]
         out += [*_table(["Measure", "Value"], rows), ""]
     return "\n".join(out)

@@ -41,6 +41,17 @@ SELECT (row_number() OVER (ORDER BY m.ord, g.i))::int AS seq,
        WITH ORDINALITY AS m(template_key, prefix, width, tail, cnt, event_base, ord)
  CROSS JOIN LATERAL generate_series(1, m.cnt) AS g(i)
 """
+# The seeds' in-TX gate toggle, on the SPEC's iu_gate table itself (no helper function
+# needed from the build under test); rows are locked in gate_key order so two
+# toggling transactions queue instead of deadlocking.
+SET_GATES_SQL = """
+WITH locked AS (
+    SELECT gate_key FROM iu_core.iu_gate
+     WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled')
+     ORDER BY gate_key FOR UPDATE
+)
+UPDATE iu_core.iu_gate g SET enabled = %(enabled)s FROM locked WHERE g.gate_key = locked.gate_key
+"""
 CALL_SQL = """
 INSERT INTO pg_temp.{table} (seq, result)
 SELECT seq, iu_core.fn_iu_auto_instantiate_from_event(
@@ -126,7 +137,7 @@ class _Run:
                         passed, evidence = inv.check(self.ctx)
                 else:
                     passed, evidence = inv.check(self.ctx)
-            except (psycopg.Error, KeyError, TypeError, ValueError) as exc:
+            except Exception as exc:  # a check that cannot run has not held: it fails, with the reason
                 passed, evidence = False, {"check_raised": _error_evidence(exc)}
             self.results.append(InvariantResult(inv.name, phase, inv.description, bool(passed), evidence))
 
@@ -151,6 +162,10 @@ class _Run:
                                  lambda done, total: self.progress(stage, done, total))
 
 
+def set_gates(conn: psycopg.Connection, enabled: bool) -> None:
+    conn.execute(SET_GATES_SQL, {"enabled": enabled})
+
+
 def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, table: str = "iu_run_calls",
                       progress: Callable[[int, int], None] | None = None) -> float:
     """Call the orchestrator for every plan row, in chunks (for progress); returns seconds spent calling.
@@ -171,9 +186,41 @@ def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, tabl
     return spent
 
 
+# What the harness reads from the build under test beyond SPEC's tables: the SPEC
+# functions, and the columns of its views that the checks query.
+REQUIRED_FUNCTIONS = ("fn_iu_auto_instantiate_from_event", "fn_iu_auto_instantiate_rollback_by_actor",
+                      "fn_iu_manifest_digest")
+REQUIRED_VIEW_COLUMNS = {
+    "v_iu_digest_audit": ("instance_key", "template_collection_key", "actor", "digest_ok"),
+    "v_iu_auto_instantiate_template_summary": ("template_collection_key", "instance_count", "instances_last_hour"),
+}
+
+
+def check_build_contract(conn: psycopg.Connection) -> None:
+    """Refuse, with the list of what is missing, a build the checks could not read."""
+    functions = {name for (name,) in conn.execute(
+        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'iu_core'").fetchall()}
+    columns = set(conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'iu_core'").fetchall())
+    missing = [f"function iu_core.{f}" for f in REQUIRED_FUNCTIONS if f not in functions]
+    missing += [f"column iu_core.{view}.{column}" for view, cols in REQUIRED_VIEW_COLUMNS.items()
+                for column in cols if (view, column) not in columns]
+    if missing:
+        raise HarnessError(f"the iu_core build under test lacks what the checks read: {', '.join(missing)}",
+                           checked="pg_proc and information_schema.columns in schema iu_core",
+                           fix="add them to your build (see harness/sql for the bundled definitions)")
+
+
 def _preflight(ctx: RunContext) -> None:
     """Refuse to run on a database where the run could not be told apart from what was there."""
     conn, scenario = ctx.conn, ctx.scenario
+    check_build_contract(conn)
+    duplicates = conn.execute("SELECT count(*) - count(DISTINCT suffix) FROM pg_temp.iu_run_plan").fetchone()
+    if duplicates and duplicates[0]:
+        raise HarnessError(f"scenario {scenario.name}: {duplicates[0]} suffixes repeat at N={ctx.n:,} "
+                           "(the mix's suffix patterns overlap)",
+                           fix="give each mix item a distinct literal prefix, e.g. 'file-v1-{i:06d}'")
     rows = conn.execute("""
         SELECT k.key, c.kind, c.is_template,
                (SELECT count(*) FROM iu_core.iu_piece_membership m WHERE m.collection_id = c.id)::int
@@ -242,9 +289,9 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
         checks_s = 0.0
         try:
             with conn.transaction():
-                conn.execute("SELECT iu_core.fn_iu_set_gates(true)")
+                set_gates(conn, True)
                 run.timings["calls_s"] = run.call_all("iu_run_calls", "scaleout")
-                conn.execute("SELECT iu_core.fn_iu_set_gates(false)")
+                set_gates(conn, False)
                 checks_began = time.perf_counter()
                 run.check_phase("in_tx")
                 checks_s = time.perf_counter() - checks_began
@@ -256,15 +303,22 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             committed = False
 
         if committed:
+            run.progress("post-commit checks", n, n)
             ctx.facts["post"] = run.snapshot(audit=True)
             run.check_phase("post_commit")
             _replay(run)
+            run.progress("rollback dry run", n, n)
             _dry_run(run)
             if rollback:
+                run.progress("rollback", n, n)
                 _real_rollback(run)
-        remaining = PHASES[PHASES.index("post_commit"):] if not committed else ([] if rollback else ["rollback"])
-        for phase in remaining:
-            not_run += [inv.name for inv in invariants_for(phase)]
+        else:
+            # What a failed transaction left: the counts (they should equal the pre-run ones).
+            ctx.facts["post"] = {"counts": db_state.table_counts(conn)}
+        ran = {r.name for r in run.results}
+        skipped_phases = PHASES if not committed else (() if rollback else ("rollback",))
+        not_run += [inv.name for phase in skipped_phases for inv in invariants_for(phase)
+                    if inv.name not in ran and (inv.applies is None or inv.applies(ctx))]
         run.timings["total_s"] = time.perf_counter() - started
         run.timings["harness_s"] = run.timings["total_s"] - run.timings.get("transaction_s", 0.0)
         if "calls_s" in run.timings:
@@ -279,9 +333,9 @@ def _replay(run: _Run) -> None:
     began = time.perf_counter()
     try:
         with ctx.conn.transaction():
-            ctx.conn.execute("SELECT iu_core.fn_iu_set_gates(true)")
+            set_gates(ctx.conn, True)
             run.call_all("iu_run_replay", "replay")
-            ctx.conn.execute("SELECT iu_core.fn_iu_set_gates(false)")
+            set_gates(ctx.conn, False)
     except psycopg.Error as exc:
         run.step_failed("idempotent_replay", "replaying every event ran to COMMIT", "replay", exc)
         return

@@ -28,7 +28,7 @@ class SweepPoint:
 
     @property
     def per_instance_us(self) -> float:
-        return self.calls_s / self.n * 1e6
+        return self.calls_s / self.n * 1e6  # 0.0 when the calls never ran (a failed transaction)
 
     @property
     def instances_per_s(self) -> float:
@@ -68,6 +68,7 @@ def plot(points: list[SweepPoint], path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    points = [p for p in points if p.calls_s > 0]  # a failed transaction has no cost to plot
     ns = [p.n for p in points]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     ax.plot(ns, [p.per_instance_us for p in points], "o-", label="orchestrator (per instance)")
@@ -97,18 +98,22 @@ def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Pat
     points = sorted(points, key=lambda p: p.n)
     exponent = growth_exponent(points)
     png = plot(points, folder / f"{scenario_name}-sweep.png", f"{scenario_name}: cost per instance vs N")
-    base = next((p for p in points if p.n == 1000), points[0])
+    timed = [p for p in points if p.calls_s > 0]
+    base = next((p for p in timed if p.n == 1000), timed[0] if timed else None)
     lines = [f"# {scenario_name} · scaling sweep", "",
              f"Growth: **{verdict(exponent)}** (least-squares slope of log time vs log N over "
              f"N = {', '.join(f'{p.n:,}' for p in points)}).", "",
              f"![per-instance cost]({png.name})", "",
              "| N | invariants | calls (s) | per instance (us) | instances/s | floor (s) | orchestrator / floor "
-             f"| per instance vs N={base.n:,} | harness work (s) | peak RSS (MB) |",
+             f"| per instance vs N={base.n:,} | harness work (s) | harness peak RSS so far (MB) |"
+             if base else "| N | invariants | calls (s) | per instance (us) | instances/s | floor (s) | "
+             "orchestrator / floor | per instance vs base | harness work (s) | harness peak RSS so far (MB) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for p in points:
         cells = [f"{p.n:,}", "PASS" if p.passed else "FAIL", f"{p.calls_s:.3f}", f"{p.per_instance_us:.1f}",
                  f"{p.instances_per_s:,.0f}", _or_dash(p.floor_s, "{:.3f}"), _or_dash(p.floor_ratio, "{:.2f}x"),
-                 f"{p.per_instance_us / base.per_instance_us:.2f}x", f"{p.harness_s:.3f}",
+                 f"{p.per_instance_us / base.per_instance_us:.2f}x" if base and p.calls_s else "-",
+                 f"{p.harness_s:.3f}",
                  _or_dash(p.peak_rss_mb, "{:.0f}")]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Timings come from one run on a shared machine; read trends, not single digits.", ""]

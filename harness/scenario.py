@@ -184,7 +184,7 @@ def load_scenario(path: str | Path) -> Scenario:
         base = item.table.get("event_id_base")
         if base is not None:
             try:
-                uuid.UUID(str(base))
+                base = str(uuid.UUID(str(base)))  # canonical 8-4-4-4-12 form, as the SQL plan slices it
             except ValueError:
                 item.fail("event_id_base", "a UUID", base)
         mix.append(MixItem(template=item.text("template"), kind=kind, version=item.text("version"),

@@ -20,7 +20,7 @@ import pytest
 from harness.config import HarnessConfig
 from harness.databases import Database, DatabasePool
 from harness.floor import time_floor
-from harness.runner import RunContext, call_orchestrator, create_plan
+from harness.runner import RunContext, call_orchestrator, create_plan, set_gates
 from harness.scenario import Scenario, discover_scenarios
 from harness.session import HarnessSession
 
@@ -49,9 +49,9 @@ def test_benchmark_orchestrator(benchmark: Any, scenario: Scenario, n: int, iu_p
 
     def scenario_transaction(conn: psycopg.Connection) -> None:
         with conn.transaction():
-            conn.execute("SELECT iu_core.fn_iu_set_gates(true)")
+            set_gates(conn, True)
             call_orchestrator(conn, scenario, n)
-            conn.execute("SELECT iu_core.fn_iu_set_gates(false)")
+            set_gates(conn, False)
 
     try:
         benchmark.pedantic(scenario_transaction, setup=setup, rounds=3 if n <= 1000 else 1, iterations=1)

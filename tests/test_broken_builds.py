@@ -27,6 +27,7 @@ SEED_50000X = ROOT / "scenarios" / "seed-50000x-03.toml"
 # broken build -> invariants that must fail on it
 CASES = {
     "digest_mixes_collection_key.sql": {"digest_equality"},
+    "digest_ignores_the_graph.sql": {"digest_equality"},
     "gate_cannot_close.sql": {"gates_closed_in_tx", "gates_closed_after_commit"},
     "rollback_misses_a_row.sql": {"rollback_restores_pre_state"},
 }
@@ -74,3 +75,14 @@ def test_pytest_k_scaleout_fails_on_a_broken_build(tmp_path: Path) -> None:
     assert "digest_equality" in {i["name"] for i in failed}
     digest = next(i for i in failed if i["name"] == "digest_equality")
     assert digest["evidence"]["audit_run"]["drift"] == 20, digest["evidence"]
+
+
+def test_racy_build_is_the_real_orchestrator_but_for_its_broken_block() -> None:
+    """The racy fixture must track the real orchestrator, or it would prove something else."""
+    real = (ROOT / "harness" / "sql" / "060_auto_instantiate.sql").read_text()
+    real = real[real.index("CREATE OR REPLACE FUNCTION"):]
+    racy = (BROKEN / "idempotency_race.sql").read_text()
+    racy = racy[racy.index("CREATE OR REPLACE FUNCTION"):]
+    broken_block = racy[racy.index("        -- BROKEN ON PURPOSE"):racy.index("        RAISE EXCEPTION 'instance key")]
+    real_block = real[real.index("        -- The key was taken meanwhile"):real.index("        RAISE EXCEPTION 'instance key")]
+    assert racy.replace(broken_block, real_block) == real
