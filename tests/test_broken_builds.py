@@ -83,6 +83,7 @@ def test_racy_build_is_the_real_orchestrator_but_for_its_broken_block() -> None:
     real = real[real.index("CREATE OR REPLACE FUNCTION"):]
     racy = (BROKEN / "idempotency_race.sql").read_text()
     racy = racy[racy.index("CREATE OR REPLACE FUNCTION"):]
-    broken_block = racy[racy.index("        -- BROKEN ON PURPOSE"):racy.index("        RAISE EXCEPTION 'instance key")]
-    real_block = real[real.index("        -- The key was taken meanwhile"):real.index("        RAISE EXCEPTION 'instance key")]
+    raise_at = "        RAISE EXCEPTION 'instance key"
+    broken_block = racy[racy.index("        -- BROKEN ON PURPOSE"):racy.index(raise_at)]
+    real_block = real[real.index("        -- The key was taken meanwhile"):real.index(raise_at)]
     assert racy.replace(broken_block, real_block) == real
