@@ -15,7 +15,8 @@ DECLARE
     v_result jsonb;
     v_item   record;
 BEGIN
-    PERFORM iu_core.fn_iu_set_gates(true);
+    UPDATE iu_core.iu_gate SET enabled = true
+     WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled');
     FOR v_item IN
         SELECT ('25000b00-0000-0000-0000-' || lpad(i::text, 12, '0'))::uuid AS event_id,
                'tpl:wf:onboarding/v2' AS template_key, '25000x-bulk-wf-v2-' || lpad(i::text, 2, '0') AS suffix
@@ -32,6 +33,7 @@ BEGIN
             RAISE EXCEPTION 'after-25000x: % for % returned %', v_item.suffix, v_item.template_key, v_result;
         END IF;
     END LOOP;
-    PERFORM iu_core.fn_iu_set_gates(false);
+    UPDATE iu_core.iu_gate SET enabled = false
+     WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled');
 END;
 $$;

@@ -1,6 +1,7 @@
 -- before-25000x.sql
 -- Loads: the state the 25000x report starts from (SPEC section 2).
--- Needs: the iu_core schema (harness/sql/*.sql) in an empty database.
+-- Needs: the iu_core schema (harness/sql/*.sql) in an empty database; uses only
+--        SPEC tables and functions, so it loads on any conforming build.
 --   iu=175, iu_lifecycle_log=146, iu_vector_sync_point=152,
 --   iu_piece_collection=12 (4 templates, 3 plain collections, 4 manual
 --   instances, 1 durable auto instance), iu_piece_membership=58,
@@ -50,7 +51,8 @@ UPDATE iu_core.iu_piece_collection c
 DROP TABLE baseline_collection;
 
 -- Four manual instances and one durable auto instance, gates toggled in-TX.
-SELECT iu_core.fn_iu_set_gates(true);
+UPDATE iu_core.iu_gate SET enabled = true
+ WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled');
 
 SELECT iu_core.fn_iu_collection_record_template_instance(
            t.id, iu_core.fn_iu_compose(t.collection_key, m.instance_key, 'iu-core-ops-manual'),
@@ -65,4 +67,5 @@ SELECT iu_core.fn_iu_auto_instantiate_from_event(
            '24000d00-0000-0000-0000-000000000001', 'iu.template.instance_auto_composed',
            'tpl:wf:onboarding/v2', '24000x-durable-wf-v2-01', 'iu-core-24000x-durable', 'live');
 
-SELECT iu_core.fn_iu_set_gates(false);
+UPDATE iu_core.iu_gate SET enabled = false
+ WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled');
