@@ -80,9 +80,10 @@ def test_pytest_k_scaleout_fails_on_a_broken_build(tmp_path: Path) -> None:
 def test_racy_build_is_the_real_orchestrator_but_for_its_broken_block() -> None:
     """The racy fixture must track the real orchestrator, or it would prove something else."""
     real = (ROOT / "harness" / "sql" / "060_auto_instantiate.sql").read_text()
-    real = real[real.index("CREATE OR REPLACE FUNCTION"):]
+    start = "CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_from_event("
+    real = real[real.index(start):]
     racy = (BROKEN / "idempotency_race.sql").read_text()
-    racy = racy[racy.index("CREATE OR REPLACE FUNCTION"):]
+    racy = racy[racy.index(start):]
     raise_at = "        RAISE EXCEPTION 'instance key"
     broken_block = racy[racy.index("        -- BROKEN ON PURPOSE"):racy.index(raise_at)]
     real_block = real[real.index("        -- The key was taken meanwhile"):real.index(raise_at)]

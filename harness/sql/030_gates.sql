@@ -45,14 +45,23 @@ END;
 $$;
 
 -- The first closed gate among those given (a missing gate row counts as
--- closed), or NULL when all are open.
+-- closed), or NULL when all are open. No gates named is an error, not "all open".
 CREATE OR REPLACE FUNCTION iu_core.fn_iu_first_closed_gate(p_gate_keys text[])
 RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT k
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_gate text;
+BEGIN
+    IF p_gate_keys IS NULL OR cardinality(p_gate_keys) = 0 THEN
+        RAISE EXCEPTION 'fn_iu_first_closed_gate: argument gate_keys is required, got %', quote_nullable(p_gate_keys)
+            USING ERRCODE = 'IU001';
+    END IF;
+    SELECT k INTO v_gate
       FROM unnest(p_gate_keys) AS k
       LEFT JOIN iu_core.iu_gate g ON g.gate_key = k
      WHERE g.enabled IS NOT TRUE
      ORDER BY k
-     LIMIT 1
+     LIMIT 1;
+    RETURN v_gate;
+END;
 $$;

@@ -20,11 +20,18 @@ CREATE OR REPLACE FUNCTION iu_core.fn_iu_compose_claim(
     OUT claimed_id     uuid,
     OUT claimed_digest text
 )
--- Internal: its callers (fn_iu_compose, the orchestrator) carry the planner
--- settings; a SET clause here would cost a GUC save/restore on every call.
+-- Internal: its callers (fn_iu_compose, the orchestrator) check the gates and
+-- carry the planner settings; a SET clause here would cost a GUC save/restore on
+-- every call. It still refuses a template id that is not a template.
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    PERFORM 1 FROM iu_core.iu_piece_collection WHERE id = p_template_id AND is_template AND kind = p_kind;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'fn_iu_compose_claim: % is not a template of kind %', quote_nullable(p_template_id),
+            quote_nullable(p_kind) USING ERRCODE = 'IU002';
+    END IF;
+
     WITH pieces AS (
         SELECT m.iu_id, m.position, i.content_hash
           FROM iu_core.iu_piece_membership m

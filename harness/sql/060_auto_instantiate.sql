@@ -1,16 +1,54 @@
 -- 060_auto_instantiate.sql
--- Deploys: iu_core.fn_iu_auto_instantiate_from_event, the productized orchestrator.
+-- Deploys: iu_core.fn_iu_auto_instantiate_duplicate (internal),
+--          iu_core.fn_iu_auto_instantiate_from_event, the productized orchestrator.
 -- Needs:   020_reference_data.sql, 030_gates.sql, 035_arguments.sql,
 --          040_digest.sql, 050_compose.sql.
 --
 -- Order of checks: arguments (IU001/IU009) -> emit mode (IU003) -> template
 -- (IU002) -> idempotency key seen before ('duplicate', writes nothing, even
 -- with gates closed) -> gates ('gated', writes nothing) -> compose.
--- Concurrency: the instance row's unique collection_key is the claim. A second
--- caller of the same event blocks on it until the first commits, then finds
--- the first one's log row and answers 'duplicate'; if the first rolled back,
--- the second composes. No lock outlives the statement beyond row locks, so one
--- transaction can call this 100,000+ times with stock lock settings.
+-- Concurrency (READ COMMITTED, PostgreSQL's default; under REPEATABLE READ a
+-- losing caller gets a serialization failure, 40001, instead): the instance
+-- row's unique collection_key is the claim. A second caller of the same event
+-- blocks on it until the first commits, then finds the first one's log row and
+-- answers 'duplicate'; if the first rolled back, the second composes. It takes
+-- no advisory or per-call heavyweight locks (only row locks and a fixed set of
+-- relation locks), so one transaction can call this 100,000+ times with stock
+-- lock settings.
+
+-- The 'duplicate' answer for an idempotency key already in the log: the original
+-- instance and its digests. The key is md5(event_id:template_key:suffix), and
+-- keys and suffixes may contain ':', so two different calls can share a key
+-- string; when the stored call is not this one it is a conflict (IU004), not a
+-- duplicate.
+CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_duplicate(
+    p_log_id       bigint,
+    p_template_key text,
+    p_instance_key text
+) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_log          iu_core.iu_auto_instantiate_event_log%ROWTYPE;
+    v_instance_key text;
+BEGIN
+    SELECT * INTO v_log FROM iu_core.iu_auto_instantiate_event_log WHERE id = p_log_id;
+    SELECT collection_key INTO v_instance_key FROM iu_core.iu_piece_collection WHERE id = v_log.instance_collection_id;
+    IF v_log.template_collection_key IS DISTINCT FROM p_template_key
+       OR v_instance_key IS DISTINCT FROM p_instance_key THEN
+        RAISE EXCEPTION 'idempotency key % already belongs to another call (template %, instance %)',
+            v_log.idempotency_key, quote_literal(v_log.template_collection_key), quote_nullable(v_instance_key)
+            USING ERRCODE = 'IU004',
+                  HINT = 'template keys and suffixes that share '':''-separated parts can collide';
+    END IF;
+    RETURN jsonb_build_object(
+        'status', 'duplicate', 'instance_id', v_log.instance_collection_id, 'instance_key', v_instance_key,
+        'idempotency_key', v_log.idempotency_key, 'template_digest', v_log.template_digest,
+        'instance_digest', v_log.instance_digest, 'digest_match', v_log.template_digest = v_log.instance_digest);
+END;
+$$;
 
 -- Planner settings of the point-lookup functions (here, 040 and 050):
 -- * enable_seqscan = off: on a small, freshly ANALYZEd database the planner
@@ -41,6 +79,7 @@ DECLARE
     p_emit_mode ALIAS FOR $6;
     c_fn CONSTANT text := 'fn_iu_auto_instantiate_from_event';
     v_mode_defined    boolean;
+    v_log_id          bigint;
     v_template_id     uuid;
     v_is_template     boolean;
     v_kind            text;
@@ -67,12 +106,12 @@ BEGIN
     -- the first closed gate); judged below in the documented order.
     SELECT EXISTS (SELECT 1 FROM iu_core.iu_emit_mode e WHERE e.emit_mode = p_emit_mode),
            t.id, t.is_template, t.kind, t.manifest_digest,
-           (SELECT l.instance_collection_id FROM iu_core.iu_auto_instantiate_event_log l
+           (SELECT l.id FROM iu_core.iu_auto_instantiate_event_log l
              WHERE l.idempotency_key = v_idempotency_key),
            (SELECT min(k.gate_key)
               FROM (VALUES ('iu_core.auto_instantiate_enabled'), ('iu_core.composer_enabled')) AS k(gate_key)
              WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled))
-      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest, v_instance_id, v_gate
+      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest, v_log_id, v_gate
       FROM (SELECT 1) AS one
       LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p_template_key;
 
@@ -87,16 +126,15 @@ BEGIN
             USING ERRCODE = 'IU002';
     END IF;
 
-    IF v_instance_id IS NOT NULL THEN
-        RETURN jsonb_build_object(
-            'status', 'duplicate', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
-            'idempotency_key', v_idempotency_key);
+    IF v_log_id IS NOT NULL THEN
+        RETURN iu_core.fn_iu_auto_instantiate_duplicate(v_log_id, p_template_key, v_instance_key);
     END IF;
 
     IF v_gate IS NOT NULL THEN
         RETURN jsonb_build_object(
-            'status', 'gated', 'gate', v_gate, 'instance_key', v_instance_key,
-            'idempotency_key', v_idempotency_key);
+            'status', 'gated', 'gate', v_gate, 'instance_id', NULL, 'instance_key', v_instance_key,
+            'idempotency_key', v_idempotency_key, 'template_digest', v_template_digest,
+            'instance_digest', NULL, 'digest_match', NULL);
     END IF;
 
     SELECT claimed_id, claimed_digest INTO v_instance_id, v_instance_digest
@@ -104,12 +142,10 @@ BEGIN
     IF v_instance_id IS NULL THEN
         -- The key was taken meanwhile: by this very event (a concurrent caller
         -- that has now committed) it is a duplicate, otherwise a conflict.
-        SELECT instance_collection_id INTO v_instance_id
+        SELECT id INTO v_log_id
           FROM iu_core.iu_auto_instantiate_event_log WHERE idempotency_key = v_idempotency_key;
         IF FOUND THEN
-            RETURN jsonb_build_object(
-                'status', 'duplicate', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
-                'idempotency_key', v_idempotency_key);
+            RETURN iu_core.fn_iu_auto_instantiate_duplicate(v_log_id, p_template_key, v_instance_key);
         END IF;
         RAISE EXCEPTION 'instance key % already exists for another event (event %, template %)',
             quote_literal(v_instance_key), p_event_id, quote_literal(p_template_key)

@@ -2,9 +2,10 @@
 -- Deploys: iu_core.fn_iu_auto_instantiate_rollback_by_actor.
 -- Needs:   010_tables.sql, 035_arguments.sql.
 -- Addresses everything one actor's auto-instantiation wrote, through the
--- sidecar log. Dry run by default. A real run deletes sidecar log -> lineage
--- -> instance collection -> membership (by the ON DELETE CASCADE), and never
--- touches templates, iu, manual lineage or another actor's rows.
+-- sidecar log. Dry run by default. A real run locks the target instances, then
+-- deletes exactly their sidecar log -> lineage -> instance collection ->
+-- membership (by the ON DELETE CASCADE) rows, and never touches templates, iu,
+-- manual lineage or another actor's rows.
 
 -- The second parameter is named dry_run as in SPEC section 1, so callers can
 -- write `dry_run => false`. (A parameter cannot be renamed by CREATE OR
@@ -31,40 +32,66 @@ BEGIN
         RAISE EXCEPTION '%: argument dry_run is required, got NULL', c_fn USING ERRCODE = 'IU001';
     END IF;
 
-    -- Only non-template instances that no other actor's log row claims.
-    v_targets := ARRAY(
-        SELECT DISTINCT l.instance_collection_id
-          FROM iu_core.iu_auto_instantiate_event_log l
-          JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
-         WHERE l.actor = p_actor
-           AND NOT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log o
-                            WHERE o.instance_collection_id = l.instance_collection_id
-                              AND o.actor <> p_actor)
-         ORDER BY 1);
+    -- The targets: the actor's auto instances that are safe to remove (not a template,
+    -- claimed by no other actor's log row, no lineage but this actor's auto lineage).
+    -- A real run locks them first, so a scaleout or a second rollback running at the
+    -- same time can neither slip a row in between the count and the delete nor be
+    -- counted twice; everything below is restricted to these targets.
+    IF p_dry_run THEN
+        v_targets := ARRAY(
+            SELECT DISTINCT l.instance_collection_id
+              FROM iu_core.iu_auto_instantiate_event_log l
+              JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
+             WHERE l.actor = p_actor
+               AND NOT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log o
+                                WHERE o.instance_collection_id = l.instance_collection_id AND o.actor <> p_actor)
+               AND NOT EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage g
+                                WHERE g.instance_collection_id = l.instance_collection_id
+                                  AND (g.actor <> p_actor OR g.origin <> 'auto'))
+             ORDER BY 1);
+    ELSE
+        v_targets := ARRAY(
+            SELECT DISTINCT locked.id FROM (
+                SELECT l.instance_collection_id AS id
+                  FROM iu_core.iu_auto_instantiate_event_log l
+                  JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
+                 WHERE l.actor = p_actor
+                   AND NOT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log o
+                                    WHERE o.instance_collection_id = l.instance_collection_id
+                                      AND o.actor <> p_actor)
+                   AND NOT EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage g
+                                    WHERE g.instance_collection_id = l.instance_collection_id
+                                      AND (g.actor <> p_actor OR g.origin <> 'auto'))
+                 ORDER BY l.instance_collection_id
+                   FOR UPDATE OF l, c) AS locked
+             ORDER BY 1);
+    END IF;
 
-    SELECT count(*) INTO v_log FROM iu_core.iu_auto_instantiate_event_log WHERE actor = p_actor;
-    SELECT count(*) INTO v_lineage FROM iu_core.iu_collection_template_instance_lineage
-     WHERE actor = p_actor AND origin = 'auto' AND instance_collection_id = ANY (v_targets);
-    v_collections := cardinality(v_targets);
-    SELECT count(*) INTO v_membership FROM iu_core.iu_piece_membership
-     WHERE collection_id = ANY (v_targets);
-
-    IF v_log = 0 AND v_collections = 0 THEN
+    IF cardinality(v_targets) = 0 THEN
         RETURN jsonb_build_object('status', 'noop', 'actor', p_actor, 'dry_run', p_dry_run,
                                   'target_instance_ids', '[]'::jsonb);
     END IF;
 
     IF p_dry_run THEN
+        SELECT count(*) INTO v_log FROM iu_core.iu_auto_instantiate_event_log
+         WHERE actor = p_actor AND instance_collection_id = ANY (v_targets);
+        SELECT count(*) INTO v_lineage FROM iu_core.iu_collection_template_instance_lineage
+         WHERE actor = p_actor AND origin = 'auto' AND instance_collection_id = ANY (v_targets);
+        SELECT count(*) INTO v_membership FROM iu_core.iu_piece_membership
+         WHERE collection_id = ANY (v_targets);
         RETURN jsonb_build_object(
             'status', 'dry_run', 'actor', p_actor,
             'target_instance_ids', to_jsonb(v_targets),
-            'would_delete_instance_collections', v_collections,
+            'would_delete_instance_collections', cardinality(v_targets),
             'would_delete_lineage_rows', v_lineage,
             'would_delete_log_rows', v_log,
             'would_delete_membership_rows', v_membership);
     END IF;
 
-    DELETE FROM iu_core.iu_auto_instantiate_event_log WHERE actor = p_actor;
+    -- Counted under the locks: the cascade below deletes exactly these.
+    SELECT count(*) INTO v_membership FROM iu_core.iu_piece_membership WHERE collection_id = ANY (v_targets);
+    DELETE FROM iu_core.iu_auto_instantiate_event_log
+     WHERE actor = p_actor AND instance_collection_id = ANY (v_targets);
     GET DIAGNOSTICS v_log = ROW_COUNT;
     DELETE FROM iu_core.iu_collection_template_instance_lineage
      WHERE actor = p_actor AND origin = 'auto' AND instance_collection_id = ANY (v_targets);

@@ -29,9 +29,10 @@ SELECT template_collection_key,
  GROUP BY template_collection_key, emit_mode;
 
 -- Per auto instance: the digests stored at compose time against digests
--- recomputed now from the piece graph. Templates are recomputed once each.
+-- recomputed now from the piece graph. Templates are recomputed once each (a
+-- materialized CTE), each instance once (LATERAL).
 CREATE OR REPLACE VIEW iu_core.v_iu_digest_audit AS
-WITH templates AS (
+WITH templates AS MATERIALIZED (
     SELECT t.id, t.collection_key, t.manifest_digest AS stored_digest,
            iu_core.fn_iu_manifest_digest(t.id) AS recomputed_digest
       FROM iu_core.iu_piece_collection t
@@ -43,15 +44,16 @@ SELECT l.instance_collection_id,
        l.actor,
        l.instance_digest AS logged_instance_digest,
        i.manifest_digest AS stored_instance_digest,
-       iu_core.fn_iu_manifest_digest(i.id) AS recomputed_instance_digest,
+       r.recomputed_instance_digest,
        l.template_digest AS logged_template_digest,
        t.stored_digest AS stored_template_digest,
        t.recomputed_digest AS recomputed_template_digest,
        (l.instance_digest = i.manifest_digest
-        AND i.manifest_digest = iu_core.fn_iu_manifest_digest(i.id)
+        AND i.manifest_digest = r.recomputed_instance_digest
         AND l.template_digest = t.recomputed_digest
         AND t.stored_digest = t.recomputed_digest
         AND i.manifest_digest = t.recomputed_digest) IS TRUE AS digest_ok
   FROM iu_core.iu_auto_instantiate_event_log l
   JOIN iu_core.iu_piece_collection i ON i.id = l.instance_collection_id
+  CROSS JOIN LATERAL (SELECT iu_core.fn_iu_manifest_digest(i.id) AS recomputed_instance_digest) r
   LEFT JOIN templates t ON t.collection_key = l.template_collection_key;

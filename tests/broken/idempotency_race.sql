@@ -42,6 +42,7 @@ DECLARE
     p_emit_mode ALIAS FOR $6;
     c_fn CONSTANT text := 'fn_iu_auto_instantiate_from_event';
     v_mode_defined    boolean;
+    v_log_id          bigint;
     v_template_id     uuid;
     v_is_template     boolean;
     v_kind            text;
@@ -68,12 +69,12 @@ BEGIN
     -- the first closed gate); judged below in the documented order.
     SELECT EXISTS (SELECT 1 FROM iu_core.iu_emit_mode e WHERE e.emit_mode = p_emit_mode),
            t.id, t.is_template, t.kind, t.manifest_digest,
-           (SELECT l.instance_collection_id FROM iu_core.iu_auto_instantiate_event_log l
+           (SELECT l.id FROM iu_core.iu_auto_instantiate_event_log l
              WHERE l.idempotency_key = v_idempotency_key),
            (SELECT min(k.gate_key)
               FROM (VALUES ('iu_core.auto_instantiate_enabled'), ('iu_core.composer_enabled')) AS k(gate_key)
              WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled))
-      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest, v_instance_id, v_gate
+      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest, v_log_id, v_gate
       FROM (SELECT 1) AS one
       LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p_template_key;
 
@@ -88,16 +89,15 @@ BEGIN
             USING ERRCODE = 'IU002';
     END IF;
 
-    IF v_instance_id IS NOT NULL THEN
-        RETURN jsonb_build_object(
-            'status', 'duplicate', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
-            'idempotency_key', v_idempotency_key);
+    IF v_log_id IS NOT NULL THEN
+        RETURN iu_core.fn_iu_auto_instantiate_duplicate(v_log_id, p_template_key, v_instance_key);
     END IF;
 
     IF v_gate IS NOT NULL THEN
         RETURN jsonb_build_object(
-            'status', 'gated', 'gate', v_gate, 'instance_key', v_instance_key,
-            'idempotency_key', v_idempotency_key);
+            'status', 'gated', 'gate', v_gate, 'instance_id', NULL, 'instance_key', v_instance_key,
+            'idempotency_key', v_idempotency_key, 'template_digest', v_template_digest,
+            'instance_digest', NULL, 'digest_match', NULL);
     END IF;
 
     SELECT claimed_id, claimed_digest INTO v_instance_id, v_instance_digest

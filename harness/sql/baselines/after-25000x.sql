@@ -15,6 +15,7 @@ DECLARE
     v_result jsonb;
     v_item   record;
 BEGIN
+    PERFORM 1 FROM iu_core.iu_gate ORDER BY gate_key FOR UPDATE;  -- fixed order: no deadlock
     UPDATE iu_core.iu_gate SET enabled = true
      WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled');
     FOR v_item IN

@@ -51,6 +51,8 @@ UPDATE iu_core.iu_piece_collection c
 DROP TABLE baseline_collection;
 
 -- Four manual instances and one durable auto instance, gates toggled in-TX.
+-- Gate rows in gate_key order, then both at once (SPEC: a fixed order avoids deadlocks).
+SELECT 1 FROM iu_core.iu_gate ORDER BY gate_key FOR UPDATE;
 UPDATE iu_core.iu_gate SET enabled = true
  WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled');
 
