@@ -43,11 +43,14 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iu-harness", description=__doc__.splitlines()[0])
+    # The settings are accepted before or after the subcommand; the subcommand's copies
+    # default to SUPPRESS so they never overwrite a value given before it.
     settings = argparse.ArgumentParser(add_help=False)
     group = settings.add_argument_group("server and build under test")
     for setting in SETTINGS:
-        group.add_argument(setting.flag, dest=setting.key, default=None,
-                           help=f"{setting.help} [env: {setting.env}]")
+        help_text = f"{setting.help} [env: {setting.env}]"
+        group.add_argument(setting.flag, dest=setting.key, default=argparse.SUPPRESS, help=help_text)
+        parser.add_argument(setting.flag, dest=setting.key, default=None, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", parents=[settings], help="run a scenario sweep and write reports")
@@ -182,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "db": cmd_db, "list": cmd_list}[args.command](args, console)
     except HarnessError as exc:
-        Console(stderr=True, highlight=False).print(f"[red]iu-harness: error:[/] {exc}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")
         return EXIT_HARNESS_ERROR
     except KeyboardInterrupt:
         Console(stderr=True).print("iu-harness: interrupted")

@@ -59,6 +59,8 @@ def test_harness_errors_exit_2_with_a_clear_line(tmp_path: Path) -> None:
     assert "field" in done.stderr and str(bad) in done.stderr
     done = run_cli("run", "scenarios/seed-50000x-03.toml", "--iu-backend", "bogus")
     assert done.returncode == 2 and "unknown backend 'bogus'" in done.stderr
+    done = run_cli("--iu-backend", "bogus", "run", "scenarios/seed-50000x-03.toml")  # settings before the command
+    assert done.returncode == 2 and "unknown backend 'bogus'" in done.stderr
     failing = tmp_path / "fails.sql"
     failing.write_text("SELECT 1;\nSELECT * FROM no_such_table;\n")
     done = run_cli("run", "scenarios/seed-50000x-03.toml", "--iu-extra-sql", str(failing))
