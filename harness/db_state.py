@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 from psycopg import sql
 
@@ -82,9 +80,3 @@ def actor_rows(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
             SELECT actor || ' (' || origin || ')', 0, 1 FROM iu_core.iu_collection_template_instance_lineage
         ) x GROUP BY actor ORDER BY actor""").fetchall()
     return {actor: {"log": int(log), "lineage": int(lin)} for actor, log, lin in rows}
-
-
-def fetch_one(conn: psycopg.Connection, query: str, params: dict[str, Any] | None = None) -> tuple[Any, ...]:
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
-    assert row is not None, query
-    return tuple(row)

@@ -11,33 +11,24 @@ a speed: speed is shown, not tested, on these shared machines.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from scenario_cases import scenario_cases, skip_unless_selected
 
 from harness.config import HarnessConfig
 from harness.databases import Database, DatabasePool
 from harness.floor import time_floor
 from harness.runner import RunContext, call_orchestrator, create_plan, set_gates
-from harness.scenario import Scenario, discover_scenarios
+from harness.scenario import Scenario
 from harness.session import HarnessSession
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
-
-def _cases() -> list[object]:
-    return [pytest.param(scenario, n, id=f"{scenario.name}-n{n}",
-                         marks=[pytest.mark.slow] if n in scenario.slow_sweep and n not in scenario.sweep else [])
-            for scenario in discover_scenarios(SCENARIO_DIR) for n in scenario.all_sizes()]
-
-
-@pytest.mark.parametrize(("scenario", "n"), _cases())
+@pytest.mark.parametrize(("scenario", "n"), scenario_cases())
 def test_benchmark_orchestrator(benchmark: Any, scenario: Scenario, n: int, iu_pool: DatabasePool,
                                 iu_config: HarnessConfig, iu_session: HarnessSession) -> None:
-    if n not in scenario.sizes_within(iu_config.max_n):
-        pytest.skip(f"N={n:,} is in {scenario.name}'s slow_sweep: run it with --iu-max-n {n}")
+    skip_unless_selected(scenario, n, iu_config)
     opened: list[tuple[Database, psycopg.Connection]] = []
 
     def setup() -> tuple[tuple[psycopg.Connection], dict[str, Any]]:

@@ -9,9 +9,8 @@ Sizes in a scenario's slow_sweep run only with --iu-max-n (or IU_HARNESS_MAX_N).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from scenario_cases import scenario_cases, skip_unless_selected
 from snapshot_markdown import MarkdownSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
@@ -19,19 +18,8 @@ from harness.config import HarnessConfig
 from harness.environment import describe_environment
 from harness.report import render_markdown, write_report
 from harness.runner import run_scenario
-from harness.scenario import Scenario, discover_scenarios
+from harness.scenario import Scenario
 from harness.session import HarnessSession
-
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-def _cases() -> list[object]:
-    cases = []
-    for scenario in discover_scenarios(SCENARIO_DIR):
-        for n in scenario.all_sizes():
-            marks = [pytest.mark.slow] if n in scenario.slow_sweep and n not in scenario.sweep else []
-            cases.append(pytest.param(scenario, n, id=f"{scenario.name}-n{n}", marks=marks))
-    return cases
 
 
 @pytest.fixture
@@ -39,11 +27,10 @@ def snapshot_md(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(MarkdownSnapshotExtension)
 
 
-@pytest.mark.parametrize(("scenario", "n"), _cases())
+@pytest.mark.parametrize(("scenario", "n"), scenario_cases())
 def test_scaleout(scenario: Scenario, n: int, iu_config: HarnessConfig, iu_session: HarnessSession,
                   iu_db_factory, snapshot_md: SnapshotAssertion) -> None:
-    if n not in scenario.sizes_within(iu_config.max_n):
-        pytest.skip(f"N={n:,} is in {scenario.name}'s slow_sweep: run it with --iu-max-n {n}")
+    skip_unless_selected(scenario, n, iu_config)
     result = run_scenario(iu_db_factory(scenario.baseline), scenario, n)
     path = write_report(result, iu_config.report_dir, describe_environment(iu_session))
     assert result.passed, (f"{scenario.name} N={n:,}: invariants failed (report: {path}):\n"

@@ -2,7 +2,7 @@
 -- Deploys: iu_core.fn_iu_auto_instantiate_rollback_by_actor.
 -- Needs:   010_tables.sql, 035_arguments.sql.
 -- Addresses everything one actor's auto-instantiation wrote, through the
--- sidecar log. Dry run by default. A real run locks the target instances, then
+-- sidecar log. Dry run by default. A real run locks the actor's log rows, then
 -- deletes exactly their sidecar log -> lineage -> instance collection ->
 -- membership (by the ON DELETE CASCADE) rows, and never touches templates, iu,
 -- manual lineage or another actor's rows.
@@ -32,40 +32,26 @@ BEGIN
         RAISE EXCEPTION '%: argument dry_run is required, got NULL', c_fn USING ERRCODE = 'IU001';
     END IF;
 
+    -- A real run first locks the actor's log rows (in id order): a second rollback of
+    -- the same actor waits here and then finds them gone, and nothing can be deleted
+    -- between the count and the delete below, which is restricted to the targets.
+    IF NOT p_dry_run THEN
+        PERFORM 1 FROM iu_core.iu_auto_instantiate_event_log WHERE actor = p_actor ORDER BY id FOR UPDATE;
+    END IF;
+
     -- The targets: the actor's auto instances that are safe to remove (not a template,
     -- claimed by no other actor's log row, no lineage but this actor's auto lineage).
-    -- A real run locks them first, so a scaleout or a second rollback running at the
-    -- same time can neither slip a row in between the count and the delete nor be
-    -- counted twice; everything below is restricted to these targets.
-    IF p_dry_run THEN
-        v_targets := ARRAY(
-            SELECT DISTINCT l.instance_collection_id
-              FROM iu_core.iu_auto_instantiate_event_log l
-              JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
-             WHERE l.actor = p_actor
-               AND NOT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log o
-                                WHERE o.instance_collection_id = l.instance_collection_id AND o.actor <> p_actor)
-               AND NOT EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage g
-                                WHERE g.instance_collection_id = l.instance_collection_id
-                                  AND (g.actor <> p_actor OR g.origin <> 'auto'))
-             ORDER BY 1);
-    ELSE
-        v_targets := ARRAY(
-            SELECT DISTINCT locked.id FROM (
-                SELECT l.instance_collection_id AS id
-                  FROM iu_core.iu_auto_instantiate_event_log l
-                  JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
-                 WHERE l.actor = p_actor
-                   AND NOT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log o
-                                    WHERE o.instance_collection_id = l.instance_collection_id
-                                      AND o.actor <> p_actor)
-                   AND NOT EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage g
-                                    WHERE g.instance_collection_id = l.instance_collection_id
-                                      AND (g.actor <> p_actor OR g.origin <> 'auto'))
-                 ORDER BY l.instance_collection_id
-                   FOR UPDATE OF l, c) AS locked
-             ORDER BY 1);
-    END IF;
+    v_targets := ARRAY(
+        SELECT DISTINCT l.instance_collection_id
+          FROM iu_core.iu_auto_instantiate_event_log l
+          JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
+         WHERE l.actor = p_actor
+           AND NOT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log o
+                            WHERE o.instance_collection_id = l.instance_collection_id AND o.actor <> p_actor)
+           AND NOT EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage g
+                            WHERE g.instance_collection_id = l.instance_collection_id
+                              AND (g.actor <> p_actor OR g.origin <> 'auto'))
+         ORDER BY 1);
 
     IF cardinality(v_targets) = 0 THEN
         RETURN jsonb_build_object('status', 'noop', 'actor', p_actor, 'dry_run', p_dry_run,
