@@ -1,4 +1,4 @@
-"""`iu-harness`: run scenario sweeps and write reports; check that a server and the schema come up.
+"""`iu-harness`: check a build's conformance, run scenario sweeps and write reports.
 
 Exit codes a pipeline can trust: 0 every invariant held, 1 an invariant
 failed, 2 the harness could not run (bad option, scenario, SQL or server).
@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.config import SETTINGS, resolve_config
+from harness.conformance import conformance_rows
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
 from harness.floor import time_floor
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-floor", dest="floor", action="store_false",
                      help="skip timing the set-based INSERT floor")
 
+    commands.add_parser("check", parents=[settings],
+                        help="load the build under test into a fresh database and print its conformance to "
+                             "SPEC section 1 (exit 0 conforms, 1 something missing or different, 2 could not run)")
     commands.add_parser("db", parents=[settings],
                         help="start the server, load the schema and every baseline, print provisioning times")
     listing = commands.add_parser("list", help="list the scenarios of a folder")
@@ -97,7 +101,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                     progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
 
                 database = session.pool.clone(scenario.baseline)
-                result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance)
+                result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
+                                      pool=session.pool)
                 session.pool.drop(database.name)
                 floor_s = None
                 if args.floor:
@@ -138,6 +143,32 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
                           f"  evidence: {failure.evidence}")
     return EXIT_OK if results and all(r.passed for r in results) else EXIT_INVARIANT_FAILED
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    session = _session(args)
+    try:
+        console.print(f"iu-harness check · {session.config.describe()}")
+        database = session.pool.clone(None)
+        with database.connect(autocommit=True) as conn:
+            rows = conformance_rows(conn)
+        session.pool.drop(database.name)
+    finally:
+        session.close()
+    table = Table(title="conformance to SPEC section 1")
+    for column in ("area", "item", "result", "detail", "how to fix"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        result = "[green]ok[/]" if row.ok else f"[red]{row.status.upper()}[/]"
+        table.add_row(row.area, row.item, result, row.detail, row.fix)
+    console.print(table)
+    failed = [row for row in rows if not row.ok]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(rows)} checks are missing or different[/]: "
+                      + "; ".join(row.item for row in failed))
+        return EXIT_INVARIANT_FAILED
+    console.print(f"[green]conforms[/]: all {len(rows)} checks ok")
+    return EXIT_OK
 
 
 def cmd_db(args: argparse.Namespace, console: Console) -> int:
@@ -183,7 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
     try:
-        return {"run": cmd_run, "db": cmd_db, "list": cmd_list}[args.command](args, console)
+        commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list}
+        return commands[args.command](args, console)
     except HarnessError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")
         return EXIT_HARNESS_ERROR

@@ -1,13 +1,20 @@
-"""Set-based reads of database state: counts, fingerprints, gates, views. One query each."""
+"""Set-based reads of database state: counts, fingerprints, gates, views, digests. One query each.
+
+Everything here reads SPEC section 1 names only (its tables, required columns and
+functions, and the columns SPEC names for v_iu_auto_instantiate_template_summary),
+so it reads any conforming build. The build's own v_iu_digest_audit, whose columns
+SPEC leaves open, is only cross-checked (`build_digest_view`), never relied on.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from harness.scenario import SPEC_TABLES
-
-GATES = ("iu_core.auto_instantiate_enabled", "iu_core.composer_enabled")
+from harness.spec_calls import GATES
 
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:
@@ -19,22 +26,17 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
-    """Per iu_core table: row count and an order-independent hash of every row's full text.
+    """Per SPEC table: row count and an order-independent hash of every row's full text.
 
     Each row's md5 is read as a 60-bit number and the numbers are summed: a
     multiset hash, so equal fingerprints mean the same rows, column for column,
     without sorting or concatenating the table (linear in rows, constant memory).
+    Only SPEC's tables: what else a build keeps (caches, its own audit trails) is its own business.
     """
-    tables = [name for (name,) in conn.execute("""
-        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = 'iu_core' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-         ORDER BY c.relname""").fetchall()]
-    if not tables:
-        return {}
     query = sql.SQL(" UNION ALL ").join(
         sql.SQL("SELECT {name}, count(*) || ':' || coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)::bigint), 0) "
                 "FROM iu_core.{table} t").format(name=sql.Literal(name), table=sql.Identifier(name))
-        for name in tables)
+        for name in SPEC_TABLES)
     return {name: digest for name, digest in conn.execute(query).fetchall()}
 
 
@@ -52,23 +54,96 @@ def template_summary(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
     return {key: {"instance_count": int(c), "instances_last_hour": int(h)} for key, c, h in rows}
 
 
-def digest_audit(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
-    """The seeds' `digest_drift / digest_ok / total` line for the whole database.
+# The harness's own digest audit (the seeds' `digest_drift / digest_ok / total` line): for every
+# auto log row, the log's template and instance digests, the stored instance and template
+# digests, and fn_iu_manifest_digest() of the instance and of its template must all be one
+# value of 16 lowercase hex characters. Each template is recomputed once (materialized CTE).
+_AUDIT_ROWS = """
+WITH templates AS MATERIALIZED (
+    SELECT t.collection_key, t.manifest_digest AS stored, iu_core.fn_iu_manifest_digest(t.id) AS recomputed
+      FROM iu_core.iu_piece_collection t
+     WHERE t.is_template
+), audit AS (
+    SELECT l.actor, i.collection_key AS instance_key, l.template_collection_key AS template_key,
+           l.instance_digest AS logged_instance, i.manifest_digest AS stored_instance,
+           iu_core.fn_iu_manifest_digest(i.id) AS recomputed_instance,
+           l.template_digest AS logged_template, t.stored AS stored_template, t.recomputed AS recomputed_template
+      FROM iu_core.iu_auto_instantiate_event_log l
+      LEFT JOIN iu_core.iu_piece_collection i ON i.id = l.instance_collection_id
+      LEFT JOIN templates t ON t.collection_key = l.template_collection_key
+), judged AS (
+    SELECT audit.*,
+           (recomputed_template ~ '^[0-9a-f]{16}$'
+            AND logged_instance = recomputed_template AND stored_instance = recomputed_template
+            AND recomputed_instance = recomputed_template AND logged_template = recomputed_template
+            AND stored_template = recomputed_template) IS TRUE AS ok
+      FROM audit
+)
+"""
 
-    With `actor`, also `actor_drift / actor_ok / actor_total` from the same single pass
-    over v_iu_digest_audit (each row's digests are recomputed once).
+
+def digest_audit(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
+    """The `digest_drift / digest_ok / total` line for the whole database, recomputed by the harness.
+
+    With `actor`, also `actor_drift / actor_ok / actor_total` from the same single pass.
     """
-    row = conn.execute("""
-        SELECT count(*) FILTER (WHERE NOT digest_ok), count(*) FILTER (WHERE digest_ok), count(*),
-               count(*) FILTER (WHERE actor = %(actor)s AND NOT digest_ok),
-               count(*) FILTER (WHERE actor = %(actor)s AND digest_ok),
+    row = conn.execute(_AUDIT_ROWS + """
+        SELECT count(*) FILTER (WHERE NOT ok), count(*) FILTER (WHERE ok), count(*),
+               count(*) FILTER (WHERE actor = %(actor)s AND NOT ok),
+               count(*) FILTER (WHERE actor = %(actor)s AND ok),
                count(*) FILTER (WHERE actor = %(actor)s)
-          FROM iu_core.v_iu_digest_audit""", {"actor": actor}).fetchone()
+          FROM judged""", {"actor": actor}).fetchone()
     assert row is not None
     audit = {"drift": int(row[0]), "ok": int(row[1]), "total": int(row[2])}
     if actor is not None:
         audit.update(actor_drift=int(row[3]), actor_ok=int(row[4]), actor_total=int(row[5]))
     return audit
+
+
+def digest_drift_rows(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
+    """The first `limit` auto instances (by key) whose digests disagree, with all six values."""
+    cur = conn.execute(_AUDIT_ROWS + """
+        SELECT instance_key, template_key, logged_instance, stored_instance, recomputed_instance,
+               logged_template, stored_template, recomputed_template
+          FROM judged WHERE NOT ok ORDER BY instance_key LIMIT %(limit)s""", {"limit": limit})
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# Names that say which way a boolean audit column points.
+_DRIFT_WORDS = ("drift", "mismatch", "differ", "stale", "broken", "bad")
+
+
+def build_digest_view(conn: psycopg.Connection) -> dict[str, Any]:
+    """The build's own v_iu_digest_audit, read where its columns can be understood.
+
+    SPEC fixes the view's role (one row per auto instance, whether its digests match), not its
+    columns: it is understood when it has exactly one boolean column; a name such as
+    `digest_drift` or `mismatch` means true = drift, any other name true = the digests agree.
+    Otherwise `understood` is false with the reason, and nothing is counted.
+    """
+    columns = conn.execute("""
+        SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'iu_core' AND c.relname = 'v_iu_digest_audit' AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum""").fetchall()
+    if not columns:
+        return {"understood": False, "reason": "no view iu_core.v_iu_digest_audit in this build"}
+    flags = [name for name, kind in columns if kind == "boolean"]
+    if len(flags) != 1:
+        return {"understood": False,
+                "reason": f"v_iu_digest_audit has {len(flags)} boolean columns ({', '.join(flags) or 'none'}); "
+                          "the harness reads a view with exactly one (whether the digests match)"}
+    column = flags[0]
+    drift_when = any(word in column.lower() for word in _DRIFT_WORDS)
+    row = conn.execute(sql.SQL(
+        "SELECT count(*) FILTER (WHERE {c} IS DISTINCT FROM {ok}), count(*) FILTER (WHERE {c} IS NOT DISTINCT FROM "
+        "{ok}), count(*) FROM iu_core.v_iu_digest_audit").format(
+            c=sql.Identifier(column), ok=sql.Literal(not drift_when))).fetchone()
+    assert row is not None
+    return {"understood": True, "column": column, "true_means": "drift" if drift_when else "match",
+            "drift": int(row[0]), "ok": int(row[1]), "total": int(row[2])}
 
 
 def actor_rows(conn: psycopg.Connection) -> dict[str, dict[str, int]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from harness.databases import Database
-from harness.runner import RunContext, create_plan
+from harness.run_context import RunContext
+from harness.runner import create_plan
 from harness.scenario import Scenario
 
 FLOOR_SQL = (

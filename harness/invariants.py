@@ -15,11 +15,14 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from harness import db_state
+from harness.run_context import CheckNotRun
 
 if TYPE_CHECKING:
-    from harness.runner import RunContext
+    from harness.run_context import RunContext
 
-PHASES = ("in_tx", "post_commit", "replay", "rollback_dry_run", "rollback")
+# "probe" runs after the post-commit checks: calls that must be refused, and a race, each
+# leaving the run's database as it found it (a rolled-back transaction, or its own clone).
+PHASES = ("in_tx", "post_commit", "probe", "replay", "rollback_dry_run", "rollback")
 SAMPLE_ROWS = 5
 
 Evidence = dict[str, Any]
@@ -136,7 +139,8 @@ def gates_closed_in_tx(ctx: RunContext) -> tuple[bool, Evidence]:
 # -- after COMMIT --------------------------------------------------------------------------------
 
 @invariant("digest_equality", phase="post_commit",
-           description="instance digest == template digest: returned, stored, and recomputed by v_iu_digest_audit")
+           description="instance digest == template digest: returned, logged, stored, and recomputed by "
+                       "the harness through fn_iu_manifest_digest; distinct piece graphs, distinct digests")
 def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
     row = _rows(ctx, """
         SELECT count(*)::int AS instances,
@@ -151,30 +155,38 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
     audit = ctx.facts["post"]["digest_audit"]
     run_audit = {"drift": audit["actor_drift"], "ok": audit["actor_ok"], "total": audit["actor_total"]}
     db_audit = {k: audit[k] for k in ("drift", "ok", "total")}
-    # A digest that ignores the graph (a constant, say) would pass every equality above:
-    # templates whose piece graphs differ (compared here independently of the build's
-    # digest function) must have different digests.
-    distinct = _rows(ctx, """
-        SELECT count(DISTINCT graph)::int AS distinct_graphs, count(DISTINCT digest)::int AS distinct_digests
-          FROM (SELECT c.collection_key,
-                       iu_core.fn_iu_manifest_digest(c.id) AS digest,
+    # A digest that ignores the graph (a constant, say) would pass every equality above: over
+    # the mix's templates, piece graphs (compared here independently of the build's digest
+    # function) and digests must map one to one.
+    graphs = _rows(ctx, """
+        SELECT count(DISTINCT graph)::int AS distinct_graphs, count(DISTINCT digest)::int AS distinct_digests,
+               count(DISTINCT (graph, digest))::int AS distinct_pairs
+          FROM (SELECT iu_core.fn_iu_manifest_digest(c.id) AS digest,
                        (SELECT string_agg(m.position || '/' || m.iu_id || '/' || i.content_hash, ','
                                           ORDER BY m.position)
                           FROM iu_core.iu_piece_membership m JOIN iu_core.iu i ON i.id = m.iu_id
                          WHERE m.collection_id = c.id) AS graph
                   FROM iu_core.iu_piece_collection c
                  WHERE c.collection_key = ANY (%(keys)s)) t""", {"keys": [m.template for m, _ in ctx.plan]})[0]
-    evidence: Evidence = {**row, "audit_run": run_audit, "audit_database": db_audit, "templates": distinct}
+    evidence: Evidence = {**row, "audit_run": run_audit, "audit_database": db_audit, "templates": graphs}
     passed = (row["instances"] == row["returned_match"] == row["returned_equal"] == row["stored_equal"] == ctx.n
               and run_audit == {"drift": 0, "ok": ctx.n, "total": ctx.n} and db_audit["drift"] == 0
-              and distinct["distinct_digests"] == distinct["distinct_graphs"])
+              and graphs["distinct_graphs"] == graphs["distinct_digests"] == graphs["distinct_pairs"])
     if not passed:
-        evidence["offending"] = _jsonable(_rows(ctx, """
-            SELECT instance_key, template_collection_key, logged_instance_digest, stored_instance_digest,
-                   recomputed_instance_digest, stored_template_digest, recomputed_template_digest
-              FROM iu_core.v_iu_digest_audit WHERE NOT digest_ok ORDER BY instance_key LIMIT %(k)s""",
-            {"k": SAMPLE_ROWS}))
+        evidence["offending"] = _jsonable(db_state.digest_drift_rows(ctx.conn, SAMPLE_ROWS))
     return passed, evidence
+
+
+@invariant("digest_audit_view_agrees", phase="post_commit",
+           description="the build's own v_iu_digest_audit reports no less drift, and no fewer rows, than the "
+                       "harness recomputes")
+def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
+    view = db_state.build_digest_view(ctx.conn)
+    if not view["understood"]:
+        raise CheckNotRun(f"not in this build: {view['reason']}")
+    harness = {k: ctx.facts["post"]["digest_audit"][k] for k in ("drift", "ok", "total")}
+    passed = view["drift"] >= harness["drift"] and view["total"] >= harness["total"]
+    return passed, {"view": view, "harness": harness}
 
 
 @invariant("instances_reuse_template_pieces", phase="post_commit",

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from harness.config import SETTINGS, HarnessConfig, resolve_config
+from harness.conformance import require_runnable
 from harness.databases import Database, DatabasePool
 from harness.errors import ConfigError, HarnessError
 from harness.session import HarnessSession
@@ -35,7 +36,13 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
 
 
+BUNDLED_BUILD_MARK = "bundled_build"
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{BUNDLED_BUILD_MARK}(reason): the test is about our own iu_core build's internals (its "
+                   "helpers, SQLSTATE catalogue or function bodies); skipped when --iu-sql-dir names another build")
     options = {s.key: getattr(config.option, f"iu_{s.key}", None) for s in SETTINGS}
     try:
         harness_config = resolve_config(options)
@@ -60,6 +67,15 @@ def _stop_on_sigterm() -> None:
             raise KeyboardInterrupt(f"signal {signum}")
 
         signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests of our build's internals say so (the marker) and skip, with one line, for another build."""
+    mark = item.get_closest_marker(BUNDLED_BUILD_MARK)
+    session = item.config.stash.get(SESSION_KEY, None)
+    if mark is not None and session is not None and not session.config.sql_dir_is_bundled:
+        what = mark.args[0] if mark.args else "our build's internals"
+        pytest.skip(f"tests {what} of the bundled iu_core; another build is under test ({session.config.sql_dir})")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -97,9 +113,16 @@ def iu_pool(pytestconfig: pytest.Config, iu_session: HarnessSession) -> Database
         failed = pytestconfig.stash.get(SERVER_ERROR_KEY, None)
         if failed is not None:
             raise failed
-        return iu_session.pool
+        pool = iu_session.pool
     except HarnessError as exc:
         pytest.exit(f"iu-harness cannot get a PostgreSQL server: {exc}", returncode=3)
+    try:
+        # The same refusal as `iu-harness run`: only what no invariant could be read without.
+        with pool.template(None).connect(autocommit=True) as conn:
+            require_runnable(conn)
+    except HarnessError as exc:
+        pytest.exit(f"iu-harness cannot verify this build: {exc}", returncode=3)
+    return pool
 
 
 @pytest.fixture

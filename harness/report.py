@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.invariants import InvariantResult
 from harness.runner import RunResult
 from harness.scenario import SPEC_TABLES
 
@@ -20,7 +21,17 @@ PROVES = {
     "in_tx_rows_added": "Inside the transaction, lineage and the auto log grew by exactly {n}, all for the actor.",
     "gates_closed_in_tx": "The in-TX gate toggle closes both gates before COMMIT.",
     "digest_equality": "Instance digest == template digest for all {n} instances across the mix "
-                       "(returned, stored, and recomputed by v_iu_digest_audit), with zero drift in the database.",
+                       "(returned, logged, stored, and recomputed by the harness through fn_iu_manifest_digest), "
+                       "with zero drift in the database; templates with different piece graphs have different "
+                       "digests.",
+    "digest_audit_view_agrees": "The build's own v_iu_digest_audit reports no less drift than the harness finds.",
+    "probe_gated": "With either gate closed, a call answers 'gated' naming a closed gate and writes nothing.",
+    "probe_bad_input": "Every kind of bad input SPEC names raises an error (not one SQLSTATE for all kinds) and "
+                       "writes nothing.",
+    "probe_race": "Two sessions calling for the same fresh events at once get exactly one 'ok' and one "
+                  "'duplicate' per idempotency key, with the same instance and no error.",
+    "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only: another key and "
+                                   "kind with the same pieces share the digest, another order does not.",
     "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
                         "(no new iu rows).",
     "unchanged_tables_identical": "iu, lifecycle and vector tables are identical row for row, not just by count.",
@@ -55,6 +66,42 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return lines
+
+
+def _view_line(check: InvariantResult | None, reasons: dict[str, str]) -> str:
+    """The build's own digest audit view, beside the harness's line."""
+    if check is None:
+        return f"The build's v_iu_digest_audit: not compared ({reasons.get('digest_audit_view_agrees', 'not run')})."
+    view = check.evidence.get("view", {})
+    if "drift" not in view:
+        return f"The build's v_iu_digest_audit: could not be read (`{_compact(check.evidence)}`)."
+    agrees = "agrees" if check.passed else "**reports less than the harness finds**"
+    return (f"The build's v_iu_digest_audit (`{view['column']}`, true = {view['true_means']}): "
+            f"{view['drift']:,} / {view['ok']:,} / {view['total']:,}, {agrees}.")
+
+
+def _probe_summary(name: str, ev: dict[str, Any]) -> str:
+    """One line per probe, from its evidence."""
+    if "check_raised" in ev:
+        return f"the probe itself failed: {_compact(ev['check_raised'])}"
+    if name == "probe_gated":
+        cases = "; ".join(f"{label} → {c.get('status') or c.get('raised')} ({c.get('gate') or c.get('message')})"
+                          for label, c in ev["cases"].items())
+        return f"{cases}; database unchanged: {_fmt(ev['database_unchanged'])}"
+    if name == "probe_bad_input":
+        kinds = ", ".join(f"{kind} {'/'.join(states)}" for kind, states in ev["sqlstates_by_kind"].items())
+        answered = ", ".join(ev.get("answered_instead_of_raising", {}))
+        return (f"{ev['raised']} of {ev['cases']} calls raised ({kinds}); database unchanged: "
+                f"{_fmt(ev['database_unchanged'])}" + (f"; answered instead: {answered}" if answered else ""))
+    if name == "probe_race":
+        error = f"; second session error: {ev['second_session_error']}" if "second_session_error" in ev else ""
+        return (f"{ev['events']} events, 2 sessions: {ev['one_ok_one_duplicate_same_instance']} with one ok + one "
+                f"duplicate of the same instance; the second waited on the first's lock: "
+                f"{_fmt(ev['second_session_waited_on_a_lock'])}; counts exact: {_fmt(ev['counts_exact'])}{error}")
+    if name == "probe_digest_keyed_on_graph":
+        return (f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; same pieces, other key and kind: "
+                f"{ev['same_pieces_other_key_and_kind']}; rotated order: {ev['same_pieces_rotated']}")
+    return _compact(ev)
 
 
 def verdict(result: RunResult) -> str:
@@ -129,7 +176,8 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
             out += [f"Memberships per instance: {memb:,} / {n:,} = {memb / n:.2f} on average.", ""]
         audit = facts["post"]["digest_audit"]
         out += [f"digest_drift / digest_ok / total = {audit['drift']:,} / {audit['ok']:,} / {audit['total']:,} "
-                "(whole database, v_iu_digest_audit)", ""]
+                "(whole database, recomputed by the harness through fn_iu_manifest_digest)", ""]
+        out += [_view_line(by_name.get("digest_audit_view_agrees"), result.not_run_reasons), ""]
 
     if facts.get("sample"):
         out += ["## Digest sample", ""]
@@ -167,7 +215,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
             out += [f"Post-dry-run database {'UNCHANGED (every table identical)' if unchanged else 'CHANGED'}.", ""]
         real = facts.get("rollback")
         if real is not None:
-            out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', dry_run => false);`", ""]
+            out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', false);`", ""]
             rows = [[k, _fmt(v)] for k, v in real["result"].items()]
             out += [*_table(["Field", "Value"], rows), ""]
             ok = by_name.get("rollback_restores_pre_state")
@@ -177,10 +225,21 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                         if not differing else f"After the real rollback these tables differ from the pre-run "
                                               f"state: {', '.join(differing)}.", ""]
 
+    probes = [r for r in result.results if r.phase == "probe"]
+    if probes:
+        out += ["## Probes", "", "Calls a correct build must refuse or serialize; each leaves the database as it "
+                "found it (a rolled-back transaction, or a throwaway clone for the race).", ""]
+        rows = [[f"`{r.name}`", "PASS" if r.passed else "**FAIL**", _probe_summary(r.name, r.evidence)]
+                for r in probes]
+        rows += [[f"`{name}`", "NOT RUN", result.not_run_reasons.get(name, "")]
+                 for name in result.not_run if name.startswith("probe_")]
+        out += [*_table(["Probe", "Result", "What happened"], rows), ""]
+
     out += ["## Invariants", ""]
     rows = [[k + 1, f"`{r.name}`", "PASS" if r.passed else "**FAIL**", r.description]
             for k, r in enumerate(result.results)]
-    rows += [[len(rows) + k + 1, f"`{name}`", "NOT RUN", "(step skipped)"] for k, name in enumerate(result.not_run)]
+    rows += [[len(rows) + k + 1, f"`{name}`", "NOT RUN", result.not_run_reasons.get(name, "step skipped")]
+             for k, name in enumerate(result.not_run)]
     out += [*_table(["#", "Invariant", "Result", "What it checks"], rows), ""]
     out += ["Evidence:", ""]
     out += [f"- `{r.name}`: {_compact(r.evidence, 400 if r.passed else 4000)}" for r in result.results] + [""]
@@ -194,7 +253,8 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [f"- N > {n:,}" + (f" (this scenario also runs N = {', '.join(f'{x:,}' for x in larger)}: see those "
                               "reports)." if larger else ".")]
     out += [f"- `{r.name}`: it FAILED (evidence above)." for r in result.results if not r.passed]
-    out += [f"- `{name}`: not run in this report." for name in result.not_run]
+    out += [f"- `{name}`: not run in this report ({result.not_run_reasons.get(name, 'step skipped')})."
+            for name in result.not_run]
     if s.expect is not None and s.expect.n != n:
         out += [f"- The seed's pinned numbers: they are pinned at N={s.expect.n:,}, not checked at N={n:,}."]
     out += [f"- {line}" for line in s.not_proven]
@@ -227,6 +287,7 @@ def to_json(result: RunResult, environment: dict[str, Any] | None = None) -> dic
                  "pieces": result.pieces.get(m.template), "suffix": m.suffix} for m, c in result.plan],
         "invariants": [r.to_dict() for r in result.results],
         "not_run": result.not_run,
+        "not_run_reasons": result.not_run_reasons,
         "counts": counts,
         "digest_audit": facts.get("post", {}).get("digest_audit"),
         "digest_sample": facts.get("sample", []),

@@ -2,8 +2,10 @@
 
 Steps (each followed by the invariants of its phase):
   pre snapshot -> [one transaction: open gates, orchestrator per event, close
-  gates, in_tx checks, COMMIT] -> post_commit checks -> replay every event
+  gates, in_tx checks, COMMIT] -> post_commit checks -> probes (refused calls in
+  a rolled-back transaction, a race on a throwaway clone) -> replay every event
   (replay) -> dry-run rollback (rollback_dry_run) -> real rollback (rollback).
+Only SPEC section 1 names are read or called (see harness/conformance.py).
 The events are generated in SQL from the scenario (a temp plan table), and the
 orchestrator is called by INSERT ... SELECT over chunks of that plan, so
 nothing proportional to N is held in Python.
@@ -18,11 +20,16 @@ from typing import Any
 
 import psycopg
 
-from harness import db_state
-from harness.databases import Database
+from harness import db_state, probes
+from harness.conformance import require_runnable
+from harness.databases import Database, DatabasePool
 from harness.errors import HarnessError
 from harness.invariants import PHASES, InvariantResult, invariants_for, load_plugin_invariants
-from harness.scenario import SPEC_TABLES, MixItem, Scenario
+from harness.run_context import CheckNotRun, RunContext
+from harness.scenario import MixItem, Scenario
+from harness.spec_calls import set_gates
+
+assert probes  # imported for its @invariant registrations
 
 Progress = Callable[[str, int, int], None]
 
@@ -41,17 +48,6 @@ SELECT (row_number() OVER (ORDER BY m.ord, g.i))::int AS seq,
        WITH ORDINALITY AS m(template_key, prefix, width, tail, cnt, event_base, ord)
  CROSS JOIN LATERAL generate_series(1, m.cnt) AS g(i)
 """
-# The seeds' in-TX gate toggle, on the SPEC's iu_gate table itself (no helper function
-# needed from the build under test); rows are locked in gate_key order so two
-# toggling transactions queue instead of deadlocking.
-SET_GATES_SQL = """
-WITH locked AS (
-    SELECT gate_key FROM iu_core.iu_gate
-     WHERE gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled')
-     ORDER BY gate_key FOR UPDATE
-)
-UPDATE iu_core.iu_gate g SET enabled = %(enabled)s FROM locked WHERE g.gate_key = locked.gate_key
-"""
 CALL_SQL = """
 INSERT INTO pg_temp.{table} (seq, result)
 SELECT seq, iu_core.fn_iu_auto_instantiate_from_event(
@@ -60,31 +56,6 @@ SELECT seq, iu_core.fn_iu_auto_instantiate_from_event(
  WHERE seq BETWEEN %(lo)s AND %(hi)s
  ORDER BY seq
 """
-
-
-@dataclass
-class RunContext:
-    """What a check may read: the connection (inside or after the run), the plan and the facts."""
-
-    conn: psycopg.Connection
-    database: Database
-    scenario: Scenario
-    n: int
-    plan: list[tuple[MixItem, int]]
-    pieces: dict[str, int] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def expected_memberships(self) -> int:
-        return sum(count * self.pieces[item.template] for item, count in self.plan)
-
-    def expected_deltas(self) -> dict[str, int]:
-        deltas = dict.fromkeys(SPEC_TABLES, 0)
-        deltas["iu_piece_collection"] = self.n
-        deltas["iu_piece_membership"] = self.expected_memberships
-        deltas["iu_collection_template_instance_lineage"] = self.n
-        deltas["iu_auto_instantiate_event_log"] = self.n
-        return deltas
 
 
 @dataclass
@@ -97,6 +68,7 @@ class RunResult:
     plan: list[tuple[MixItem, int]]
     pieces: dict[str, int]
     not_run: list[str]
+    not_run_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -109,7 +81,7 @@ class RunResult:
 
     def failure_summary(self) -> str:
         lines = [f"{r.name}: {r.description}; evidence: {r.evidence}" for r in self.failed]
-        lines += [f"{name}: not run" for name in self.not_run]
+        lines += [f"{name}: not run ({self.not_run_reasons.get(name, 'step skipped')})" for name in self.not_run]
         return "\n".join(lines)
 
 
@@ -124,6 +96,7 @@ class _Run:
         self.ctx = ctx
         self.progress = progress or (lambda stage, done, total: None)
         self.results: list[InvariantResult] = []
+        self.not_run: dict[str, str] = {}
         self.timings: dict[str, float] = {}
 
     def check_phase(self, phase: str) -> None:
@@ -137,6 +110,9 @@ class _Run:
                         passed, evidence = inv.check(self.ctx)
                 else:
                     passed, evidence = inv.check(self.ctx)
+            except CheckNotRun as exc:
+                self.not_run[inv.name] = str(exc)
+                continue
             except Exception as exc:  # a check that cannot run has not held: it fails, with the reason
                 passed, evidence = False, {"check_raised": _error_evidence(exc)}
             self.results.append(InvariantResult(inv.name, phase, inv.description, bool(passed), evidence))
@@ -162,10 +138,6 @@ class _Run:
                                  lambda done, total: self.progress(stage, done, total))
 
 
-def set_gates(conn: psycopg.Connection, enabled: bool) -> None:
-    conn.execute(SET_GATES_SQL, {"enabled": enabled})
-
-
 def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, table: str = "iu_run_calls",
                       progress: Callable[[int, int], None] | None = None) -> float:
     """Call the orchestrator for every plan row, in chunks (for progress); returns seconds spent calling.
@@ -186,36 +158,10 @@ def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, tabl
     return spent
 
 
-# What the harness reads from the build under test beyond SPEC's tables: the SPEC
-# functions, and the columns of its views that the checks query.
-REQUIRED_FUNCTIONS = ("fn_iu_auto_instantiate_from_event", "fn_iu_auto_instantiate_rollback_by_actor",
-                      "fn_iu_manifest_digest")
-REQUIRED_VIEW_COLUMNS = {
-    "v_iu_digest_audit": ("instance_key", "template_collection_key", "actor", "digest_ok"),
-    "v_iu_auto_instantiate_template_summary": ("template_collection_key", "instance_count", "instances_last_hour"),
-}
-
-
-def check_build_contract(conn: psycopg.Connection) -> None:
-    """Refuse, with the list of what is missing, a build the checks could not read."""
-    functions = {name for (name,) in conn.execute(
-        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE n.nspname = 'iu_core'").fetchall()}
-    columns = set(conn.execute(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'iu_core'").fetchall())
-    missing = [f"function iu_core.{f}" for f in REQUIRED_FUNCTIONS if f not in functions]
-    missing += [f"column iu_core.{view}.{column}" for view, cols in REQUIRED_VIEW_COLUMNS.items()
-                for column in cols if (view, column) not in columns]
-    if missing:
-        raise HarnessError(f"the iu_core build under test lacks what the checks read: {', '.join(missing)}",
-                           checked="pg_proc and information_schema.columns in schema iu_core",
-                           fix="add them to your build (see harness/sql for the bundled definitions)")
-
-
 def _preflight(ctx: RunContext) -> None:
     """Refuse to run on a database where the run could not be told apart from what was there."""
     conn, scenario = ctx.conn, ctx.scenario
-    check_build_contract(conn)
+    require_runnable(conn)
     duplicates = conn.execute("SELECT count(*) - count(DISTINCT suffix) FROM pg_temp.iu_run_plan").fetchone()
     if duplicates and duplicates[0]:
         raise HarnessError(f"scenario {scenario.name}: {duplicates[0]} suffixes repeat at N={ctx.n:,} "
@@ -271,12 +217,16 @@ def create_plan(ctx: RunContext) -> None:
 
 
 def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bool = True,
-                 progress: Progress | None = None) -> RunResult:
-    """Run `scenario` at `n` on `database` (which it changes) and check every invariant."""
+                 progress: Progress | None = None, pool: DatabasePool | None = None) -> RunResult:
+    """Run `scenario` at `n` on `database` (which it changes) and check every invariant.
+
+    `pool` (the one `database` was cloned from) gives the race probe a throwaway clone; without
+    it that probe is reported NOT RUN.
+    """
     load_plugin_invariants()
     started = time.perf_counter()
     with database.connect(autocommit=True) as conn:
-        ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n))
+        ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n), pool=pool)
         run = _Run(ctx, progress)
         create_plan(ctx)
         _preflight(ctx)
@@ -306,6 +256,8 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             run.progress("post-commit checks", n, n)
             ctx.facts["post"] = run.snapshot(audit=True)
             run.check_phase("post_commit")
+            run.progress("probes", n, n)
+            run.check_phase("probe")
             _replay(run)
             run.progress("rollback dry run", n, n)
             _dry_run(run)
@@ -317,15 +269,20 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             ctx.facts["post"] = {"counts": db_state.table_counts(conn)}
         ran = {r.name for r in run.results}
         skipped_phases = PHASES if not committed else (() if rollback else ("rollback",))
-        not_run += [inv.name for phase in skipped_phases for inv in invariants_for(phase)
-                    if inv.name not in ran and (inv.applies is None or inv.applies(ctx))]
+        for phase in skipped_phases:
+            for inv in invariants_for(phase):
+                if inv.name not in ran and inv.name not in run.not_run and (inv.applies is None or inv.applies(ctx)):
+                    run.not_run[inv.name] = ("the scenario transaction did not commit" if not committed
+                                             else "step skipped (--no-rollback)")
+        not_run += list(run.not_run)
         run.timings["total_s"] = time.perf_counter() - started
         run.timings["harness_s"] = run.timings["total_s"] - run.timings.get("transaction_s", 0.0)
         if "calls_s" in run.timings:
             run.timings["per_instance_us"] = run.timings["calls_s"] / n * 1e6
             run.timings["instances_per_s"] = n / run.timings["calls_s"] if run.timings["calls_s"] else 0.0
         ctx.facts["sample"] = _digest_sample(ctx) if committed else []
-        return RunResult(scenario, n, run.results, ctx.facts, run.timings, ctx.plan, ctx.pieces, not_run)
+        return RunResult(scenario, n, run.results, ctx.facts, run.timings, ctx.plan, ctx.pieces, not_run,
+                         dict(run.not_run))
 
 
 def _replay(run: _Run) -> None:
@@ -356,7 +313,7 @@ SELECT r.j - 'target_instance_ids', (SELECT count(*) FROM named) FROM r
 """
 REAL_ROLLBACK_SQL = """
 SELECT j - 'target_instance_ids', jsonb_array_length(coalesce(j -> 'target_instance_ids', '[]'))
-  FROM iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, dry_run => false) AS j
+  FROM iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, false) AS j
 """
 
 

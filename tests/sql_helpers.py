@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import db_state
+from harness import db_state, spec_calls
 
 AUTO_GATE = "iu_core.auto_instantiate_enabled"
 COMPOSER_GATE = "iu_core.composer_enabled"
@@ -59,13 +59,8 @@ def fingerprint(conn: psycopg.Connection) -> str:
 
 
 def set_gates(conn: psycopg.Connection, enabled: bool, gates: Sequence[str] | None = None) -> int:
-    if gates is None:
-        row = conn.execute("SELECT iu_core.fn_iu_set_gates(%s)", (enabled,)).fetchone()
-    else:
-        row = conn.execute("SELECT iu_core.fn_iu_set_gates(%s, %s::text[])",
-                           (enabled, list(gates))).fetchone()
-    assert row is not None
-    return int(row[0])
+    """Toggle gates on iu_core.iu_gate itself (SPEC names only), rows taken in gate_key order."""
+    return spec_calls.set_gates(conn, enabled, GATES if gates is None else gates)
 
 
 def gate_states(conn: psycopg.Connection) -> dict[str, bool]:

@@ -57,6 +57,9 @@ from sql_helpers import (
 
 from harness.databases import Database, DatabasePool
 
+# About our own build: skipped (one line) when --iu-sql-dir names another one.
+pytestmark = pytest.mark.bundled_build("the SQLSTATE catalogue (IU001..IU011) and internal helpers")
+
 BASELINE = "before-25000x"
 LIMIT = 512
 AUTO_PREFIX = "tpl-inst:auto:"

@@ -63,7 +63,8 @@ def _actor_footprint(conn: psycopg.Connection, actor: str) -> tuple[int, int, in
     row = conn.execute(
         "SELECT (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log WHERE actor = %(a)s),"
         " (SELECT count(*) FROM iu_core.iu_collection_template_instance_lineage WHERE actor = %(a)s),"
-        " (SELECT count(*) FROM iu_core.iu_piece_collection WHERE created_by = %(a)s)",
+        " (SELECT count(*) FROM iu_core.iu_piece_collection WHERE id IN (SELECT instance_collection_id"
+        "   FROM iu_core.iu_collection_template_instance_lineage WHERE actor = %(a)s))",
         {"a": actor}).fetchone()
     assert row is not None
     return int(row[0]), int(row[1]), int(row[2])
@@ -116,7 +117,7 @@ LOGICAL_STATE = {  # what must match across two databases (uuids of composed row
                 FROM iu_core.iu_auto_instantiate_event_log l
                 JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id
                ORDER BY l.idempotency_key""",
-    "collections": """SELECT collection_key, kind, is_template, manifest_digest, created_by
+    "collections": """SELECT collection_key, kind, is_template, manifest_digest
                         FROM iu_core.iu_piece_collection ORDER BY collection_key""",
     "memberships": """SELECT c.collection_key, m.position, m.iu_id FROM iu_core.iu_piece_membership m
                         JOIN iu_core.iu_piece_collection c ON c.id = m.collection_id ORDER BY 1, 2""",
@@ -148,12 +149,12 @@ def test_driver_on_before_25000x_reproduces_after_25000x(iu_db_factory: Callable
 
 
 def test_seed_scenario_on_before_25000x_ends_in_exactly_after_25000x(
-        iu_db_factory: Callable[..., Database]) -> None:
+        iu_db_factory: Callable[..., Database], iu_pool: DatabasePool) -> None:
     """SPEC section 2: the seed scenario 25000x-06 (the harness's runner, not a hand loop) on
     before-25000x ends in after-25000x, row for row up to generated uuids and timestamps."""
     scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "seed-25000x-06.toml")
     database = iu_db_factory(scenario.baseline)
-    result = run_scenario(database, scenario, 12, rollback=False)
+    result = run_scenario(database, scenario, 12, rollback=False, pool=iu_pool)
     assert result.passed, result.failure_summary()
     assert result.not_run == ["rollback_restores_pre_state"]
     with database.connect(autocommit=True) as conn:

@@ -20,9 +20,11 @@ from scenario_cases import scenario_cases, skip_unless_selected
 from harness.config import HarnessConfig
 from harness.databases import Database, DatabasePool
 from harness.floor import time_floor
-from harness.runner import RunContext, call_orchestrator, create_plan, set_gates
+from harness.run_context import RunContext
+from harness.runner import call_orchestrator, create_plan
 from harness.scenario import Scenario
 from harness.session import HarnessSession
+from harness.spec_calls import set_gates
 
 
 @pytest.mark.parametrize(("scenario", "n"), scenario_cases())

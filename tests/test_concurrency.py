@@ -42,6 +42,7 @@ from sql_helpers import (
     table_counts,
 )
 
+from harness import db_state
 from harness.databases import Database, DatabasePool
 
 BASELINE = "after-25000x"
@@ -178,10 +179,15 @@ def committed_gates(conn: psycopg.Connection, gate_mode: str) -> Iterator[None]:
 def actor_counts(conn: psycopg.Connection, actor: str) -> dict[str, int]:
     """The rows one actor's auto-instantiation owns, per table."""
     row = conn.execute("""
-        SELECT (SELECT count(*) FROM iu_core.iu_piece_collection WHERE created_by = %(a)s AND NOT is_template),
+        WITH owned AS (  -- the actor's instances, by SPEC columns: its log and lineage rows
+            SELECT instance_collection_id AS id FROM iu_core.iu_auto_instantiate_event_log WHERE actor = %(a)s
+            UNION SELECT instance_collection_id FROM iu_core.iu_collection_template_instance_lineage
+                   WHERE actor = %(a)s)
+        SELECT (SELECT count(*) FROM iu_core.iu_piece_collection WHERE id IN (SELECT id FROM owned)
+                   AND NOT is_template),
                (SELECT count(*) FROM iu_core.iu_piece_membership m
                   JOIN iu_core.iu_piece_collection c ON c.id = m.collection_id
-                 WHERE c.created_by = %(a)s AND NOT c.is_template),
+                 WHERE c.id IN (SELECT id FROM owned) AND NOT c.is_template),
                (SELECT count(*) FROM iu_core.iu_collection_template_instance_lineage
                  WHERE actor = %(a)s AND origin = 'auto'),
                (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log WHERE actor = %(a)s)""",
@@ -191,12 +197,10 @@ def actor_counts(conn: psycopg.Connection, actor: str) -> dict[str, int]:
 
 
 def digest_audit(conn: psycopg.Connection, actor: str | None = None) -> dict[str, int]:
-    """The seeds' `digest_drift / digest_ok / total` line of v_iu_digest_audit (one actor's, or all)."""
-    row = conn.execute("""
-        SELECT count(*) FILTER (WHERE NOT digest_ok), count(*) FILTER (WHERE digest_ok), count(*)
-          FROM iu_core.v_iu_digest_audit WHERE %(a)s::text IS NULL OR actor = %(a)s""", {"a": actor}).fetchone()
-    assert row is not None
-    return {"drift": int(row[0]), "ok": int(row[1]), "total": int(row[2])}
+    """The seeds' `digest_drift / digest_ok / total` line, recomputed by the harness (one actor's, or all)."""
+    audit = db_state.digest_audit(conn, actor)
+    prefix = "actor_" if actor is not None else ""
+    return {k: audit[prefix + k] for k in ("drift", "ok", "total")}
 
 
 def expected_actor_counts(events: Sequence[Event]) -> dict[str, int]:
@@ -206,9 +210,10 @@ def expected_actor_counts(events: Sequence[Event]) -> dict[str, int]:
 
 # Which rows of a table belong to the given actors (everything else is "the others' rows").
 _OWNED_BY = {
-    "iu_piece_collection": "t.created_by = ANY ({actors}) AND NOT t.is_template",
-    "iu_piece_membership": ("t.collection_id IN (SELECT c.id FROM iu_core.iu_piece_collection c"
-                            " WHERE c.created_by = ANY ({actors}) AND NOT c.is_template)"),
+    "iu_piece_collection": ("NOT t.is_template AND t.id IN (SELECT instance_collection_id"
+                            " FROM iu_core.iu_collection_template_instance_lineage WHERE actor = ANY ({actors}))"),
+    "iu_piece_membership": ("t.collection_id IN (SELECT instance_collection_id"
+                            " FROM iu_core.iu_collection_template_instance_lineage WHERE actor = ANY ({actors}))"),
     "iu_collection_template_instance_lineage": "t.actor = ANY ({actors})",
     "iu_auto_instantiate_event_log": "t.actor = ANY ({actors})",
 }
@@ -446,6 +451,7 @@ def test_rollback_racing_another_actors_scaleout(iu_db_factory: Callable[..., Da
     assert rollback_race_problems(iu_db_factory(BASELINE)) == []
 
 
+@pytest.mark.bundled_build("a broken copy of its function bodies (tests/broken)")
 def test_racy_idempotency_build_is_caught(iu_pool: DatabasePool) -> None:
     """tests/broken/idempotency_race.sql answers IU004 where a concurrent replay is a duplicate.
 
@@ -462,6 +468,7 @@ def test_racy_idempotency_build_is_caught(iu_pool: DatabasePool) -> None:
     assert any("IU004" in p and "already exists for another event" in p for p in problems), problems
 
 
+@pytest.mark.bundled_build("a broken copy of its function bodies (tests/broken)")
 def test_rollback_touching_other_actors_is_caught(iu_pool: DatabasePool) -> None:
     """tests/broken/rollback_touches_other_actor.sql also deletes the baseline actors' auto rows."""
     with broken_build(iu_pool, "rollback_touches_other_actor.sql") as pool:

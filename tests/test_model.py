@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import psycopg
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -48,6 +49,9 @@ from sql_helpers import (
 )
 
 from harness.databases import DatabasePool
+
+# About our own build: skipped (one line) when --iu-sql-dir names another one.
+pytestmark = pytest.mark.bundled_build("the SQLSTATE catalogue (IU004)")
 
 BASELINE = "after-25000x"
 AUTO_PREFIX = "tpl-inst:auto:"

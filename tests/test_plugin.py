@@ -203,11 +203,10 @@ def test_broken_extra_sql_errors_name_file_and_line(pytester: pytest.Pytester, r
     )
     pytester.makepyfile(test_inner=THREE_DB_TESTS)
     result = run(f"--iu-extra-sql={broken}", "-rE")
-    result.assert_outcomes(errors=3)
-    assert result.ret == 1
-    output = result.stdout.str()
+    # A build that does not load stops the run at once, with one line (not one error per test).
+    result.assert_outcomes()
+    assert result.ret == 3
+    output = result.stdout.str() + result.stderr.str()
     assert f"{broken}:3: statement failed: syntax error" in output
     assert "SQLSTATE 42601" in output
-    summary = [line for line in result.outlines if line.startswith("ERROR ")]
-    assert len(summary) == 3
-    assert all(f"{broken.name}:3" in line for line in summary), summary
+    assert output.count("statement failed") == 1, output

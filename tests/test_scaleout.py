@@ -15,6 +15,7 @@ from snapshot_markdown import MarkdownSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from harness.config import HarnessConfig
+from harness.databases import DatabasePool
 from harness.environment import describe_environment
 from harness.report import render_markdown, write_report
 from harness.runner import run_scenario
@@ -29,9 +30,9 @@ def snapshot_md(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 @pytest.mark.parametrize(("scenario", "n"), scenario_cases())
 def test_scaleout(scenario: Scenario, n: int, iu_config: HarnessConfig, iu_session: HarnessSession,
-                  iu_db_factory, snapshot_md: SnapshotAssertion) -> None:
+                  iu_db_factory, iu_pool: DatabasePool, snapshot_md: SnapshotAssertion) -> None:
     skip_unless_selected(scenario, n, iu_config)
-    result = run_scenario(iu_db_factory(scenario.baseline), scenario, n)
+    result = run_scenario(iu_db_factory(scenario.baseline), scenario, n, pool=iu_pool)
     path = write_report(result, iu_config.report_dir, describe_environment(iu_session))
     assert result.passed, (f"{scenario.name} N={n:,}: invariants failed (report: {path}):\n"
                            f"{result.failure_summary()}")

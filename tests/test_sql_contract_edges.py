@@ -12,6 +12,9 @@ from sql_helpers import call_auto, collection_id, fingerprint, gates_open, rollb
 
 from harness.databases import Database
 
+# About our own build: skipped (one line) when --iu-sql-dir names another one.
+pytestmark = pytest.mark.bundled_build("internal functions and SQLSTATEs")
+
 ANSWER_KEYS = {"status", "instance_id", "instance_key", "idempotency_key", "template_digest", "instance_digest",
                "digest_match"}
 WF_V2 = "tpl:wf:onboarding/v2"

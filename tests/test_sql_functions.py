@@ -40,6 +40,9 @@ from sql_helpers import (
 
 from harness.databases import Database, DatabasePool
 
+# About our own build: skipped (one line) when --iu-sql-dir names another one.
+pytestmark = pytest.mark.bundled_build("its functions' every path, helpers and SQLSTATE catalogue (IU001..IU011)")
+
 TEMPLATE_PIECES = {
     "tpl:file:status-report/v1": 5,
     "tpl:file:status-report/v2": 5,
@@ -523,7 +526,8 @@ def test_record_lineage_actor_is_required(shared_conn: psycopg.Connection) -> No
 @pytest.mark.parametrize("keys", [["iu_core.nope"], [COMPOSER_GATE, "iu_core.nope"], [AUTO_GATE + " "]],
                          ids=["unknown", "known-and-unknown", "trailing-space"])
 def test_set_gates_unknown_gate(shared_conn: psycopg.Connection, keys: list[str]) -> None:
-    error = assert_aborts(shared_conn, lambda: set_gates(shared_conn, True, keys), open_gates=())
+    error = assert_aborts(shared_conn, lambda: shared_conn.execute(
+        "SELECT iu_core.fn_iu_set_gates(true, %s::text[])", (keys,)), open_gates=())
     assert error.sqlstate == "IU006"
     unknown = next(k for k in keys if k not in GATES)
     assert pg_quote(unknown) in (error.diag.message_primary or "")

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS iu_core.iu (
 CREATE TABLE IF NOT EXISTS iu_core.iu_lifecycle_log (
     id          bigserial PRIMARY KEY,
     iu_id       uuid NOT NULL REFERENCES iu_core.iu (id),
-    event       text NOT NULL,
+    event       text NOT NULL DEFAULT 'created',
     recorded_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS iu_lifecycle_log_iu_id_idx ON iu_core.iu_lifecycle_log (iu_id);
@@ -22,7 +22,7 @@ CREATE INDEX IF NOT EXISTS iu_lifecycle_log_iu_id_idx ON iu_core.iu_lifecycle_lo
 CREATE TABLE IF NOT EXISTS iu_core.iu_vector_sync_point (
     id        bigserial PRIMARY KEY,
     iu_id     uuid NOT NULL REFERENCES iu_core.iu (id),
-    model     text NOT NULL,
+    model     text NOT NULL DEFAULT 'embed-v1',
     synced_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS iu_vector_sync_point_iu_id_idx ON iu_core.iu_vector_sync_point (iu_id);

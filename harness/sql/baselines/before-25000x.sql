@@ -1,7 +1,8 @@
 -- before-25000x.sql
 -- Loads: the state the 25000x report starts from (SPEC section 2).
--- Needs: the iu_core schema (harness/sql/*.sql) in an empty database; uses only
---        SPEC tables and functions, so it loads on any conforming build.
+-- Needs: the iu_core schema (harness/sql/*.sql) in an empty database; writes only
+--        SPEC section 1 columns and calls only SPEC functions, so it loads on any
+--        conforming build whose other columns have defaults.
 --   iu=175, iu_lifecycle_log=146, iu_vector_sync_point=152,
 --   iu_piece_collection=12 (4 templates, 3 plain collections, 4 manual
 --   instances, 1 durable auto instance), iu_piece_membership=58,
@@ -9,19 +10,18 @@
 -- Template piece counts: file/v1=5, file/v2=5, wf/v1=6, wf/v2=5 (sum 21).
 -- Ids of seeded rows are derived from their keys so digests are reproducible.
 
-INSERT INTO iu_core.iu (id, iu_key, content_hash, body)
+INSERT INTO iu_core.iu (id, iu_key, content_hash)
 SELECT md5('iu-harness:iu:' || n)::uuid,
        'iu:' || lpad(n::text, 3, '0'),
-       encode(sha256(convert_to('piece body ' || n, 'UTF8')), 'hex'),
-       'piece body ' || n
+       encode(sha256(convert_to('piece body ' || n, 'UTF8')), 'hex')
   FROM generate_series(1, 175) AS n;
 
-INSERT INTO iu_core.iu_lifecycle_log (iu_id, event)
-SELECT md5('iu-harness:iu:' || n)::uuid, CASE WHEN n % 7 = 0 THEN 'revised' ELSE 'created' END
+INSERT INTO iu_core.iu_lifecycle_log (iu_id)
+SELECT md5('iu-harness:iu:' || n)::uuid
   FROM generate_series(1, 146) AS n;
 
-INSERT INTO iu_core.iu_vector_sync_point (iu_id, model)
-SELECT md5('iu-harness:iu:' || n)::uuid, 'embed-v1'
+INSERT INTO iu_core.iu_vector_sync_point (iu_id)
+SELECT md5('iu-harness:iu:' || n)::uuid
   FROM generate_series(1, 152) AS n;
 
 -- collection key, kind, is_template, pieces (iu numbers in position order)
@@ -35,8 +35,8 @@ INSERT INTO baseline_collection VALUES
     ('col:wf:release-checklist',  'workflow', false, ARRAY[24, 25, 26, 27]),
     ('col:file:scratchpad',       'file',     false, ARRAY[28, 29, 30]);
 
-INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, created_by)
-SELECT md5('iu-harness:collection:' || collection_key)::uuid, collection_key, kind, is_template, 'iu-core-seed'
+INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template)
+SELECT md5('iu-harness:collection:' || collection_key)::uuid, collection_key, kind, is_template
   FROM baseline_collection;
 
 INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)

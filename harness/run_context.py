@@ -1,0 +1,49 @@
+"""What one scenario run carries from step to step: the context every invariant and probe reads.
+
+Its own module so that the runner (which fills it) and the invariants and probes
+(which read it) can all import it without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from harness.databases import Database, DatabasePool
+from harness.scenario import SPEC_TABLES, MixItem, Scenario
+
+
+class CheckNotRun(Exception):
+    """Raised by a check that cannot be read on this build or run (reported NOT RUN with the reason)."""
+
+
+@dataclass
+class RunContext:
+    """What a check may read: the connection (inside or after the run), the plan and the facts.
+
+    `pool`, when given, makes throwaway clones of the scenario's baseline (same build): the probes
+    that need committed state of their own (the race) run there, never in the run's database.
+    """
+
+    conn: psycopg.Connection
+    database: Database
+    scenario: Scenario
+    n: int
+    plan: list[tuple[MixItem, int]]
+    pieces: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    pool: DatabasePool | None = None
+
+    @property
+    def expected_memberships(self) -> int:
+        return sum(count * self.pieces[item.template] for item, count in self.plan)
+
+    def expected_deltas(self) -> dict[str, int]:
+        deltas = dict.fromkeys(SPEC_TABLES, 0)
+        deltas["iu_piece_collection"] = self.n
+        deltas["iu_piece_membership"] = self.expected_memberships
+        deltas["iu_collection_template_instance_lineage"] = self.n
+        deltas["iu_auto_instantiate_event_log"] = self.n
+        return deltas

@@ -1,0 +1,93 @@
+"""SPEC-only faults (tests/faults/*.sql) are caught on any build: ours and the second one.
+
+Each fault is written against SPEC section 1 names only (the build's function is
+renamed and wrapped, or a SPEC view replaced), so it loads through --iu-extra-sql
+on any conforming build. Loaded on our bundled build and on the independent
+build in tests/builds/independent, each must fail the invariant named here, and
+the real command `pytest -k scaleout --iu-extra-sql=<fault>` must exit 1 naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.config import BUNDLED_SQL_DIR
+from harness.databases import DatabasePool
+from harness.runner import run_scenario
+from harness.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+FAULTS = Path(__file__).resolve().parent / "faults"
+SEED_50000X = ROOT / "scenarios" / "seed-50000x-03.toml"
+BUILDS = {"bundled": BUNDLED_SQL_DIR, "independent": ROOT / "tests" / "builds" / "independent"}
+
+# fault -> invariants that must fail on every build
+CAUGHT_BY = {
+    "manifest_digest_mixes_key.sql": {"digest_equality"},
+    "manifest_digest_mixes_kind.sql": {"probe_digest_keyed_on_graph"},
+    "audit_view_hides_drift.sql": {"digest_equality", "digest_audit_view_agrees"},
+    "orchestrator_opens_gates.sql": {"probe_gated"},
+    "orchestrator_returns_errors.sql": {"probe_bad_input"},
+    "idempotency_check_then_insert.sql": {"probe_race"},
+}
+
+
+def test_every_fault_file_is_listed() -> None:
+    assert {p.name for p in FAULTS.glob("*.sql")} == set(CAUGHT_BY)
+
+
+@pytest.fixture
+def build_pool(iu_pool: DatabasePool, request: pytest.FixtureRequest) -> Iterator[DatabasePool]:
+    """A pool over the same server for (build, fault or None)."""
+    build, fault = request.param
+    extra = (FAULTS / fault,) if fault else ()
+    pool = DatabasePool(iu_pool.server, dataclasses.replace(iu_pool.config, sql_dir=BUILDS[build], extra_sql=extra))
+    yield pool
+    pool.close()
+
+
+@pytest.mark.parametrize("build_pool", [(build, None) for build in BUILDS], indirect=True,
+                         ids=list(BUILDS))
+def test_both_builds_hold_every_invariant_without_a_fault(build_pool: DatabasePool) -> None:
+    """The control: without a fault every invariant and probe holds on both builds (none NOT RUN)."""
+    scenario = load_scenario(SEED_50000X)
+    result = run_scenario(build_pool.clone(scenario.baseline), scenario, 20, pool=build_pool)
+    assert result.passed and not result.not_run, result.failure_summary()
+
+
+@pytest.mark.parametrize("build_pool", [(build, fault) for build in BUILDS for fault in CAUGHT_BY],
+                         indirect=True, ids=[f"{build}-{fault.removesuffix('.sql')}" for build in BUILDS
+                                             for fault in CAUGHT_BY])
+def test_a_spec_fault_is_caught_by_its_invariant(build_pool: DatabasePool) -> None:
+    fault = build_pool.config.extra_sql[0].name
+    scenario = load_scenario(SEED_50000X)
+    result = run_scenario(build_pool.clone(scenario.baseline), scenario, 20, pool=build_pool)
+    failed = {r.name for r in result.failed}
+    assert not result.passed
+    assert CAUGHT_BY[fault] <= failed, f"{fault}: expected {CAUGHT_BY[fault]} to fail; failed: {failed}; " \
+                                       f"not run: {result.not_run_reasons}"
+
+
+@pytest.mark.parametrize(("build", "fault"), [("bundled", "orchestrator_opens_gates.sql"),
+                                              ("independent", "idempotency_check_then_insert.sql")])
+def test_pytest_k_scaleout_fails_on_a_spec_fault(build: str, fault: str, tmp_path: Path) -> None:
+    """The user's command on a faulty build exits 1 and names the invariant, in its output and report."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_scaleout.py",
+         "-k", "scaleout and seed-50000x", f"--iu-sql-dir={BUILDS[build]}", f"--iu-extra-sql={FAULTS / fault}",
+         f"--iu-report-dir={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output
+    (caught,) = CAUGHT_BY[fault]
+    assert caught in output
+    report = json.loads((tmp_path / "seed-50000x-03-n20.json").read_text())
+    assert report["passed"] is False
+    assert caught in {i["name"] for i in report["invariants"] if not i["passed"]}
