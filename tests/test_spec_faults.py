@@ -77,7 +77,7 @@ def test_a_spec_fault_is_caught_by_its_invariant(build_pool: DatabasePool) -> No
 
 @pytest.mark.parametrize(("build", "fault"), [("bundled", "orchestrator_opens_gates.sql"),
                                               ("independent", "idempotency_check_then_insert.sql")])
-def test_pytest_k_scaleout_fails_on_a_spec_fault(build: str, fault: str, tmp_path: Path) -> None:
+def test_the_users_command_fails_on_a_spec_fault(build: str, fault: str, tmp_path: Path) -> None:
     """The user's command on a faulty build exits 1 and names the invariant, in its output and report."""
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_scaleout.py",
