@@ -21,6 +21,7 @@ from harness.config import SETTINGS, resolve_config
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
 from harness.floor import time_floor
+from harness.mutate import command as mutate_command
 from harness.report import write_report
 from harness.runner import RunResult, run_scenario
 from harness.scaling import SweepPoint, growth_exponent, verdict, write_sweep_report
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("db", parents=[settings],
                         help="start the server, load the schema and every baseline, print provisioning times")
+    mutate_command.add_parser(commands, settings)
     listing = commands.add_parser("list", help="list the scenarios of a folder")
     listing.add_argument("folder", nargs="?", default="scenarios")
     return parser
@@ -165,6 +167,10 @@ def cmd_db(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_mutate(args: argparse.Namespace, console: Console) -> int:
+    return mutate_command.cmd_mutate(args, console, _session(args))
+
+
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     for scenario in discover_scenarios(args.folder):
         slow = f" (+ slow {', '.join(map(str, scenario.slow_sweep))})" if scenario.slow_sweep else ""
@@ -183,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
     try:
-        return {"run": cmd_run, "db": cmd_db, "list": cmd_list}[args.command](args, console)
+        return {"run": cmd_run, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate}[args.command](args, console)
     except HarnessError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")
         return EXIT_HARNESS_ERROR
