@@ -5,6 +5,11 @@
    already fail has no meaningful score, so nothing else runs (exit 2, "could
    not run", with the failing invariants named; `iu-harness run` shows them).
 2. Generate the mutants, keep the --function ones and this --shard's share.
+   The clean run also measures coverage: with track_functions = 'all' on its
+   clone, pg_stat_user_functions says which PL/pgSQL functions the scenario
+   and its probes called. Mutants of a function never called are not run
+   (not_covered). SQL-language functions are inlined by the planner and never
+   counted, so theirs always run.
 3. The lab tests them, `jobs` at a time, with a statement_timeout derived
    from the clean run.
 4. Judge against --min-score and the reviewed equivalents; write the reports.
@@ -18,9 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from psycopg import sql
+
+from harness.databases import Database
 from harness.errors import HarnessError
 from harness.mutate.discovery import Catalog, discover
-from harness.mutate.equivalents import load_equivalents
+from harness.mutate.equivalents import Reviewed, load_equivalents
 from harness.mutate.lab import Lab, timeout_for
 from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, Status
@@ -55,7 +63,8 @@ class Campaign:
     mutants: list[Mutant]
     all_mutants: int
     equivalents_path: Path | None
-    equivalents: dict[str, str]
+    equivalents: Reviewed
+    covered: set[str] | None = None  # functions the clean run called; None: not measurable
     outcomes: list[Outcome] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -68,7 +77,8 @@ class Campaign:
 
     @property
     def missed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status is Status.MISSED]
+        """Undetected: survived a run, or in a function no run calls."""
+        return [o for o in self.outcomes if o.undetected]
 
     @property
     def unexplained(self) -> list[Outcome]:
@@ -76,14 +86,19 @@ class Campaign:
 
     @property
     def score(self) -> float | None:
-        """caught / (caught + missed), timeouts counted as caught; None when nothing viable ran."""
+        """caught / (caught + missed): timeouts count as caught, not-covered mutants as missed;
+        None when nothing viable ran."""
         scored = self.detected + len(self.missed)
         return 100.0 * self.detected / scored if scored else None
 
     @property
     def stale_equivalents(self) -> list[str]:
         generated = {m.id for m in self.mutants}
-        return sorted(set(self.equivalents) - generated)
+        stale = sorted(set(self.equivalents.mutants) - generated)
+        if self.covered is not None:
+            stale += [f"[[uncovered]] {f} (it is called now)" for f in sorted(self.equivalents.uncovered)
+                      if f in self.covered]
+        return stale
 
     @property
     def passed(self) -> bool:
@@ -111,15 +126,18 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
     scenario = options.scenario
     n = options.n or default_n(scenario)
     path = equivalents_path(session, options.equivalents)
-    accepted = load_equivalents(path) if path is not None else {}
+    accepted = load_equivalents(path) if path is not None else Reviewed()
     began = time.perf_counter()
     database = session.pool.clone(scenario.baseline)
     try:
         with database.connect(autocommit=True) as conn:
             catalog = discover(conn)
+            conn.execute(sql.SQL("ALTER DATABASE {} SET track_functions = 'all'").format(
+                sql.Identifier(database.name)))
         clean_began = time.perf_counter()
         clean = run_scenario(database, scenario, n)
         clean_s = time.perf_counter() - clean_began
+        covered = _called_functions(database)
     finally:
         session.pool.drop(database.name)
     if not clean.passed:
@@ -130,26 +148,61 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
                            fix=f"run `iu-harness run {scenario.path} --n {n}` to see the failures and fix the build")
     selected = selected_mutants(catalog, options)
     campaign = Campaign(options, n, catalog, clean, clean_s, timeout_for(clean_s), selected,
-                        len(catalog.mutants()), path, accepted)
+                        len(catalog.mutants()), path, accepted, covered)
     campaign.timings["setup_s"] = time.perf_counter() - began - clean_s
     campaign.timings["clean_run_s"] = clean_s
     return campaign
+
+
+def _called_functions(database: Database, settle_s: float = 2.0) -> set[str] | None:
+    """Names of the functions the clean run's sessions called. Their statistics reach the shared
+    counters when each session ends, a moment after it closes: read until two reads agree."""
+    last: set[str] | None = None
+    deadline = time.perf_counter() + settle_s
+    while time.perf_counter() < deadline:
+        with database.connect(autocommit=True) as conn:
+            rows = conn.execute("SELECT funcname FROM pg_stat_user_functions WHERE schemaname = 'iu_core' "
+                                "AND calls > 0").fetchall()
+        now = {name for (name,) in rows}
+        if now and now == last:
+            return now
+        last = now
+        time.sleep(0.2)
+    return last or None  # nothing counted (statistics off?): coverage unknown, every mutant runs
+
+
+def is_covered(campaign: Campaign, mutant: Mutant) -> bool:
+    if campaign.covered is None or mutant.source.kind != "function" or mutant.source.language != "plpgsql":
+        return True
+    return mutant.target.split("(")[0] in campaign.covered
 
 
 def run_mutants(session: HarnessSession, campaign: Campaign,
                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
     lab = Lab(session.pool, campaign.options.scenario, campaign.n, campaign.timeout_s)
     began = time.perf_counter()
-    outcomes = lab.run(campaign.mutants, max(1, campaign.options.jobs), on_outcome)
+    to_run = [m for m in campaign.mutants if is_covered(campaign, m)]
+    skipped = {m.id: Outcome(m, Status.NOT_COVERED, detail="its function is never called by the scenario")
+               for m in campaign.mutants if not is_covered(campaign, m)}
+    for outcome in skipped.values():
+        if on_outcome is not None:
+            on_outcome(outcome)
+    ran = {o.mutant.id: o for o in lab.run(to_run, max(1, campaign.options.jobs), on_outcome)}
     campaign.timings["mutants_s"] = time.perf_counter() - began
-    campaign.outcomes = [_with_reason(o, campaign.equivalents) for o in outcomes]
+    campaign.outcomes = [_with_reason(ran.get(m.id) or skipped[m.id], campaign.equivalents)
+                         for m in campaign.mutants]
 
 
-def _with_reason(outcome: Outcome, accepted: dict[str, str]) -> Outcome:
-    if outcome.status is Status.MISSED and outcome.mutant.id in accepted:
-        return Outcome(outcome.mutant, outcome.status, outcome.caught_by, outcome.detail, outcome.duration_s,
-                       accepted[outcome.mutant.id])
-    return outcome
+def _with_reason(outcome: Outcome, reviewed: Reviewed) -> Outcome:
+    reason = None
+    if outcome.undetected:
+        reason = reviewed.mutants.get(outcome.mutant.id)
+    if reason is None and outcome.status is Status.NOT_COVERED:
+        uncovered = reviewed.uncovered.get(outcome.mutant.target.split("(")[0])
+        reason = f"uncovered function: {uncovered}" if uncovered else None
+    if reason is None:
+        return outcome
+    return Outcome(outcome.mutant, outcome.status, outcome.caught_by, outcome.detail, outcome.duration_s, reason)
 
 
 def list_mutants(mutants: Sequence[Mutant]) -> str:

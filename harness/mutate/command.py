@@ -16,8 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness.environment import describe_environment
 from harness.errors import ConfigError
-from harness.mutate.campaign import MutateOptions, default_n, list_mutants, prepare, read_catalog, run_mutants, \
-    selected_mutants
+from harness.mutate.campaign import (
+    MutateOptions,
+    default_n,
+    list_mutants,
+    prepare,
+    read_catalog,
+    run_mutants,
+    selected_mutants,
+)
 from harness.mutate.outcome import Outcome, Status
 from harness.mutate.output import write_reports
 from harness.mutate.shard import parse_shard
@@ -76,7 +83,7 @@ def add_parser(commands: argparse._SubParsersAction, settings: argparse.Argument
 
 def _describe(counts: Counter[Status]) -> str:
     return " · ".join(f"{status.value} {counts[status]}" for status in
-                      (Status.CAUGHT, Status.TIMEOUT, Status.MISSED, Status.UNVIABLE))
+                      (Status.CAUGHT, Status.TIMEOUT, Status.MISSED, Status.NOT_COVERED, Status.UNVIABLE))
 
 
 def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSession) -> int:
@@ -116,8 +123,8 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
         session.close()
     score = campaign.score
     console.print(f"{_describe(campaign.counts())} · score "
-                  f"{'-' if score is None else f'{score:.1f} %'} · missed {len(campaign.missed)} "
-                  f"({len(campaign.unexplained)} unexplained) · {campaign.timings['mutants_s']:.1f} s · report {path}")
+                  f"{'-' if score is None else f'{score:.1f} %'} · {len(campaign.unexplained)} of "
+                  f"{len(campaign.missed)} undetected unexplained · {campaign.timings['mutants_s']:.1f} s · report {path}")
     for outcome in campaign.unexplained:
         console.print(f"[red]missed[/] {outcome.mutant.id}")
     if score is not None and score < options.min_score:

@@ -6,6 +6,9 @@
 - unviable: the mutant did not load (its CREATE OR REPLACE or ALTER failed).
 - timeout: a statement ran past the per-mutant statement_timeout (SQLSTATE
   57014); counted as caught, as both tools do.
+- not_covered: the mutant is in a PL/pgSQL function the clean run never called
+  (pg_stat_user_functions), so no check can see it; it is not run, and counts
+  as undetected in the score (Stryker's NoCoverage).
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ class Status(StrEnum):
     MISSED = "missed"
     UNVIABLE = "unviable"
     TIMEOUT = "timeout"
+    NOT_COVERED = "not_covered"
 
 
 # Stryker's MutantStatus for each (a reviewed equivalent is reported as Ignored there).
 STRYKER_STATUS = {Status.CAUGHT: "Killed", Status.MISSED: "Survived", Status.UNVIABLE: "CompileError",
-                  Status.TIMEOUT: "Timeout"}
+                  Status.TIMEOUT: "Timeout", Status.NOT_COVERED: "NoCoverage"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class Outcome:
     @property
     def detected(self) -> bool:
         return self.status in (Status.CAUGHT, Status.TIMEOUT)
+
+    @property
+    def undetected(self) -> bool:
+        return self.status in (Status.MISSED, Status.NOT_COVERED)
 
 
 def _sqlstates(evidence: Any) -> set[str]:

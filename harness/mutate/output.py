@@ -22,7 +22,7 @@ from harness.mutate.campaign import Campaign
 from harness.mutate.operators import OPERATORS
 from harness.mutate.outcome import STRYKER_STATUS, Outcome, Status
 
-STATUS_ORDER = (Status.CAUGHT, Status.TIMEOUT, Status.MISSED, Status.UNVIABLE)
+STATUS_ORDER = (Status.CAUGHT, Status.TIMEOUT, Status.MISSED, Status.NOT_COVERED, Status.UNVIABLE)
 
 
 def report_stem(campaign: Campaign) -> str:
@@ -35,7 +35,7 @@ def report_stem(campaign: Campaign) -> str:
 
 def _score(outcomes: list[Outcome]) -> str:
     detected = sum(1 for o in outcomes if o.detected)
-    missed = sum(1 for o in outcomes if o.status is Status.MISSED)
+    missed = sum(1 for o in outcomes if o.undetected)
     return f"{100.0 * detected / (detected + missed):.1f} %" if detected + missed else "-"
 
 
@@ -66,11 +66,12 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
         f"per-mutant statement_timeout {campaign.timeout_s:.1f} s.",
         "",
         f"**Score: caught / (caught + missed) = {campaign.detected} / {campaign.detected + len(campaign.missed)} = "
-        f"{'-' if score is None else f'{score:.1f} %'}** (timeouts count as caught; unviable mutants are "
-        f"not scored). Minimum: {options.min_score:g} %.",
+        f"{'-' if score is None else f'{score:.1f} %'}** (timeouts count as caught, not-covered mutants as "
+        f"missed; unviable ones are not scored). Minimum: {options.min_score:g} %.",
         "",
-        f"Missed: {len(campaign.missed)}, of which {len(campaign.missed) - len(campaign.unexplained)} reviewed "
-        f"equivalent ({campaign.equivalents_path or 'no equivalents file'}) and "
+        f"Missed (survived or not covered): {len(campaign.missed)}, of which "
+        f"{len(campaign.missed) - len(campaign.unexplained)} reviewed equivalent "
+        f"({campaign.equivalents_path or 'no equivalents file'}) and "
         f"**{len(campaign.unexplained)} unexplained**.",
         "",
         "| outcome | mutants |", "|---|---:|",
@@ -78,8 +79,8 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
         f"| total | {len(outcomes)} |",
         "",
         "## By operator", "",
-        "| operator | caught | timeout | missed | unviable | total | score |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| operator | caught | timeout | missed | not covered | unviable | total | score |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by_operator: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
@@ -91,8 +92,8 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
     for outcome in outcomes:
         by_target[outcome.mutant.target].append(outcome)
     lines += ["", "## By function", "",
-              "| function | caught | timeout | missed | unviable | total | score |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+              "| function | caught | timeout | missed | not covered | unviable | total | score |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| `{t}` | " + " | ".join(_counts_row(o)) + " |" for t, o in by_target.items()]
     not_mutated = [t for t in campaign.catalog.functions if t.syntax is None]
     if not_mutated:
@@ -102,10 +103,23 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
               "caught by several counts for each.", "", "| caught by | mutants |", "|---|---:|"]
     kills = Counter(name for o in outcomes if o.detected for name in o.caught_by)
     lines += [f"| `{name}` | {count} |" for name, count in sorted(kills.items(), key=lambda kv: (-kv[1], kv[0]))]
+    covered = "not measured" if campaign.covered is None else ", ".join(f"`{f}`" for f in sorted(campaign.covered))
+    lines += ["", f"Functions the clean run called (pg_stat_user_functions): {covered}."]
+    uncovered: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.status is Status.NOT_COVERED:
+            uncovered[outcome.mutant.target].append(outcome)
+    if uncovered:
+        lines += ["", "## Not covered", "", "PL/pgSQL functions the scenario never calls: no check can see "
+                  "their mutants, so none ran.", "", "| function | mutants | reviewed |", "|---|---:|---|"]
+        for target, target_outcomes in uncovered.items():
+            reasons = {o.equivalent_reason or "**unexplained**" for o in target_outcomes}
+            lines.append(f"| `{target}` | {len(target_outcomes)} | {_cell('; '.join(sorted(reasons)))} |")
     lines += ["", "## Missed mutants", ""]
-    if not campaign.missed:
+    survived = [o for o in campaign.missed if o.status is Status.MISSED]
+    if not survived:
         lines.append("None.")
-    for outcome in campaign.missed:
+    for outcome in survived:
         mutant = outcome.mutant
         status = (f"reviewed equivalent: {outcome.equivalent_reason}" if outcome.equivalent_reason
                   else "**unexplained**")

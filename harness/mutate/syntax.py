@@ -11,6 +11,7 @@ Offsets are character offsets into the whole definition.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,7 +126,7 @@ def _scan(text: str) -> list[Any]:
 def _body_span(definition: str) -> tuple[int, int]:
     """Offsets of the body inside the string constant that follows AS (its quotes excluded)."""
     scanned = _scan(definition)
-    for before, token in zip(scanned, scanned[1:], strict=False):
+    for before, token in itertools.pairwise(scanned):
         if definition[before.start:before.end + 1].upper() == "AS" and token.name == "SCONST":
             text = definition[token.start:token.end + 1]
             if text.startswith("$"):
