@@ -124,7 +124,8 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
     score = campaign.score
     console.print(f"{_describe(campaign.counts())} · score "
                   f"{'-' if score is None else f'{score:.1f} %'} · {len(campaign.unexplained)} of "
-                  f"{len(campaign.missed)} undetected unexplained · {campaign.timings['mutants_s']:.1f} s · report {path}")
+                  f"{len(campaign.missed)} undetected unexplained · {campaign.timings['mutants_s']:.1f} s · "
+                  f"report {path}")
     for outcome in campaign.unexplained:
         console.print(f"[red]missed[/] {outcome.mutant.id}")
     if score is not None and score < options.min_score:
