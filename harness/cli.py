@@ -22,6 +22,7 @@ from harness.conformance import conformance_rows
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
 from harness.floor import time_floor
+from harness.mutate import command as mutate_command
 from harness.report import write_report
 from harness.runner import RunResult, run_scenario
 from harness.scaling import SweepPoint, growth_exponent, verdict, write_sweep_report
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "SPEC section 1 (exit 0 conforms, 1 something missing or different, 2 could not run)")
     commands.add_parser("db", parents=[settings],
                         help="start the server, load the schema and every baseline, print provisioning times")
+    mutate_command.add_parser(commands, settings)
     listing = commands.add_parser("list", help="list the scenarios of a folder")
     listing.add_argument("folder", nargs="?", default="scenarios")
     return parser
@@ -196,6 +198,10 @@ def cmd_db(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_mutate(args: argparse.Namespace, console: Console) -> int:
+    return mutate_command.cmd_mutate(args, console, _session(args))
+
+
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     for scenario in discover_scenarios(args.folder):
         slow = f" (+ slow {', '.join(map(str, scenario.slow_sweep))})" if scenario.slow_sweep else ""
@@ -214,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
     try:
-        commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list}
+        commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate}
         return commands[args.command](args, console)
     except HarnessError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")

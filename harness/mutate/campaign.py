@@ -1,0 +1,225 @@
+"""The whole `iu-harness mutate` command, from the clean run to the exit code.
+
+1. Clone the baseline's template, read the catalogue (discovery) and run the
+   scenario at N on the clean build. It must pass: a build whose invariants
+   already fail has no meaningful score, so nothing else runs (exit 2, "could
+   not run", with the failing invariants named; `iu-harness run` shows them).
+2. Generate the mutants, keep the --function ones and this --shard's share.
+   The clean run also measures coverage: with track_functions = 'all' on its
+   clone, pg_stat_user_functions says which PL/pgSQL functions the scenario
+   and its probes called. Mutants of a function never called are not run
+   (not_covered). SQL-language functions are inlined by the planner and never
+   counted, so theirs always run.
+3. The lab tests them, `jobs` at a time, with a statement_timeout derived
+   from the clean run.
+4. Judge against --min-score and the reviewed equivalents; write the reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg import sql
+
+from harness.databases import Database
+from harness.errors import HarnessError
+from harness.mutate.discovery import Catalog, discover
+from harness.mutate.equivalents import Reviewed, load_equivalents
+from harness.mutate.lab import Lab, timeout_for
+from harness.mutate.mutant import Mutant
+from harness.mutate.outcome import Outcome, Status
+from harness.mutate.shard import select_functions, shard
+from harness.runner import RunResult, run_scenario
+from harness.scenario import Scenario
+from harness.session import HarnessSession
+
+EQUIVALENTS_FILE = "mutate-equivalents.toml"  # looked up in the build's SQL dir when --equivalents is not given
+MAX_DEFAULT_N = 100
+
+
+@dataclass(frozen=True)
+class MutateOptions:
+    scenario: Scenario
+    n: int | None = None
+    jobs: int = 1
+    shard: tuple[int, int] | None = None
+    functions: tuple[str, ...] = ()
+    min_score: float = 0.0  # percent
+    equivalents: Path | None = None
+
+
+@dataclass
+class Campaign:
+    options: MutateOptions
+    n: int
+    catalog: Catalog
+    clean: RunResult
+    clean_s: float
+    timeout_s: float
+    mutants: list[Mutant]
+    all_mutants: int
+    equivalents_path: Path | None
+    equivalents: Reviewed
+    covered: set[str] | None = None  # functions the clean run called; None: not measurable
+    outcomes: list[Outcome] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> Counter[Status]:
+        return Counter(o.status for o in self.outcomes)
+
+    @property
+    def detected(self) -> int:
+        return sum(1 for o in self.outcomes if o.detected)
+
+    @property
+    def missed(self) -> list[Outcome]:
+        """Undetected: survived a run, or in a function no run calls."""
+        return [o for o in self.outcomes if o.undetected]
+
+    @property
+    def unexplained(self) -> list[Outcome]:
+        return [o for o in self.missed if o.equivalent_reason is None]
+
+    @property
+    def score(self) -> float | None:
+        """caught / (caught + missed): timeouts count as caught, not-covered mutants as missed;
+        None when nothing viable ran."""
+        scored = self.detected + len(self.missed)
+        return 100.0 * self.detected / scored if scored else None
+
+    @property
+    def stale_equivalents(self) -> list[str]:
+        generated = {m.id for m in self.mutants}
+        stale = sorted(set(self.equivalents.mutants) - generated)
+        if self.covered is not None:
+            stale += [f"[[uncovered]] {f} (it is called now)" for f in sorted(self.equivalents.uncovered)
+                      if f in self.covered]
+        return stale
+
+    @property
+    def passed(self) -> bool:
+        score = self.score
+        return (score is None or score >= self.options.min_score) and not self.unexplained
+
+
+def default_n(scenario: Scenario) -> int:
+    """The scenario's pinned N when it has one (its seed numbers are then checked too), else its
+    smallest sweep size, at most MAX_DEFAULT_N."""
+    if scenario.expect is not None and scenario.expect.n <= MAX_DEFAULT_N:
+        return scenario.expect.n
+    return min(min(scenario.sweep), MAX_DEFAULT_N)
+
+
+def equivalents_path(session: HarnessSession, given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    candidate = session.config.sql_dir / EQUIVALENTS_FILE
+    return candidate if candidate.is_file() else None
+
+
+def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
+    """Clean run + discovery + selection; raises HarnessError when the clean build does not pass."""
+    scenario = options.scenario
+    n = options.n or default_n(scenario)
+    path = equivalents_path(session, options.equivalents)
+    accepted = load_equivalents(path) if path is not None else Reviewed()
+    began = time.perf_counter()
+    database = session.pool.clone(scenario.baseline)
+    try:
+        with database.connect(autocommit=True) as conn:
+            catalog = discover(conn)
+            conn.execute(sql.SQL("ALTER DATABASE {} SET track_functions = 'all'").format(
+                sql.Identifier(database.name)))
+        clean_began = time.perf_counter()
+        clean = run_scenario(database, scenario, n)
+        clean_s = time.perf_counter() - clean_began
+        covered = _called_functions(database)
+    finally:
+        session.pool.drop(database.name)
+    if not clean.passed:
+        failed = ", ".join(r.name for r in clean.failed) or "none ran"
+        raise HarnessError(f"the clean build fails {scenario.name} at N={n} ({failed}): "
+                           "mutation testing needs a build whose invariants hold",
+                           checked="one scenario run on the unmutated build before any mutant",
+                           fix=f"run `iu-harness run {scenario.path} --n {n}` to see the failures and fix the build")
+    selected = selected_mutants(catalog, options)
+    campaign = Campaign(options, n, catalog, clean, clean_s, timeout_for(clean_s), selected,
+                        len(catalog.mutants()), path, accepted, covered)
+    campaign.timings["setup_s"] = time.perf_counter() - began - clean_s
+    campaign.timings["clean_run_s"] = clean_s
+    return campaign
+
+
+def _called_functions(database: Database, settle_s: float = 2.0) -> set[str] | None:
+    """Names of the functions the clean run's sessions called. Their statistics reach the shared
+    counters when each session ends, a moment after it closes: read until two reads agree."""
+    last: set[str] | None = None
+    deadline = time.perf_counter() + settle_s
+    while time.perf_counter() < deadline:
+        with database.connect(autocommit=True) as conn:
+            rows = conn.execute("SELECT funcname FROM pg_stat_user_functions WHERE schemaname = 'iu_core' "
+                                "AND calls > 0").fetchall()
+        now = {name for (name,) in rows}
+        if now and now == last:
+            return now
+        last = now
+        time.sleep(0.2)
+    return last or None  # nothing counted (statistics off?): coverage unknown, every mutant runs
+
+
+def is_covered(campaign: Campaign, mutant: Mutant) -> bool:
+    if campaign.covered is None or mutant.source.kind != "function" or mutant.source.language != "plpgsql":
+        return True
+    return mutant.target.split("(")[0] in campaign.covered
+
+
+def run_mutants(session: HarnessSession, campaign: Campaign,
+                on_outcome: Callable[[Outcome], None] | None = None) -> None:
+    lab = Lab(session.pool, campaign.options.scenario, campaign.n, campaign.timeout_s)
+    began = time.perf_counter()
+    to_run = [m for m in campaign.mutants if is_covered(campaign, m)]
+    skipped = {m.id: Outcome(m, Status.NOT_COVERED, detail="its function is never called by the scenario")
+               for m in campaign.mutants if not is_covered(campaign, m)}
+    for outcome in skipped.values():
+        if on_outcome is not None:
+            on_outcome(outcome)
+    ran = {o.mutant.id: o for o in lab.run(to_run, max(1, campaign.options.jobs), on_outcome)}
+    campaign.timings["mutants_s"] = time.perf_counter() - began
+    campaign.outcomes = [_with_reason(ran.get(m.id) or skipped[m.id], campaign.equivalents)
+                         for m in campaign.mutants]
+
+
+def _with_reason(outcome: Outcome, reviewed: Reviewed) -> Outcome:
+    reason = None
+    if outcome.undetected:
+        reason = reviewed.mutants.get(outcome.mutant.id)
+    if reason is None and outcome.status is Status.NOT_COVERED:
+        uncovered = reviewed.uncovered.get(outcome.mutant.target.split("(")[0])
+        reason = f"uncovered function: {uncovered}" if uncovered else None
+    if reason is None:
+        return outcome
+    return Outcome(outcome.mutant, outcome.status, outcome.caught_by, outcome.detail, outcome.duration_s, reason)
+
+
+def list_mutants(mutants: Sequence[Mutant]) -> str:
+    return "".join(f"{m.id}\n" for m in mutants)
+
+
+def read_catalog(session: HarnessSession, baseline: str | None) -> Catalog:
+    """Discovery alone (for --list): the catalogue of a fresh clone, no run."""
+    database = session.pool.clone(baseline)
+    try:
+        with database.connect(autocommit=True) as conn:
+            return discover(conn)
+    finally:
+        session.pool.drop(database.name)
+
+
+def selected_mutants(catalog: Catalog, options: MutateOptions) -> list[Mutant]:
+    known = [t.source.name for t in catalog.functions] + ["schema"]
+    selected = select_functions(catalog.mutants(), options.functions, known)
+    return shard(selected, *options.shard) if options.shard is not None else selected

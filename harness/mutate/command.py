@@ -1,0 +1,133 @@
+"""`iu-harness mutate`: its arguments, its progress bar and its exit code (the CLI only dispatches here).
+
+Exit codes: 0 the score is at least --min-score and every missed mutant is a
+reviewed equivalent; 1 otherwise; 2 it could not run (bad option, SQL that
+does not load, no server, or a clean build that already fails its invariants).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness.environment import describe_environment
+from harness.errors import ConfigError
+from harness.mutate.campaign import (
+    MutateOptions,
+    default_n,
+    list_mutants,
+    prepare,
+    read_catalog,
+    run_mutants,
+    selected_mutants,
+)
+from harness.mutate.outcome import Outcome, Status
+from harness.mutate.output import write_reports
+from harness.mutate.shard import parse_shard
+from harness.scenario import load_scenario
+from harness.session import HarnessSession
+
+DEFAULT_SCENARIO = "scenarios/seed-50000x-03.toml"
+EXIT_OK, EXIT_SURVIVORS = 0, 1
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"--min-score takes a percentage 0..100, got {text!r}")
+    return value
+
+
+def add_parser(commands: argparse._SubParsersAction, settings: argparse.ArgumentParser) -> None:
+    mutate = commands.add_parser(
+        "mutate", parents=[settings],
+        help="mutation testing: plant faults in the build's functions and schema, report which the invariants miss")
+    mutate.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                        help=f"scenario run against each mutant (default: {DEFAULT_SCENARIO})")
+    mutate.add_argument("--n", type=_positive, default=None,
+                        help="N of each run (default: the scenario's pinned N, else its smallest sweep size, "
+                             "at most 100)")
+    mutate.add_argument("--jobs", type=_positive, default=1, help="mutants tested in parallel, one clone each")
+    mutate.add_argument("--shard", default=None,
+                        help="I/K: test only shard I (0-based) of K, a deterministic round robin")
+    mutate.add_argument("--function", dest="functions", nargs="+", default=[], metavar="NAME",
+                        help="only these functions' mutants ('schema' for the schema mutants)")
+    mutate.add_argument("--report-dir", default=None,
+                        help="where reports go (default: --iu-report-dir / IU_HARNESS_REPORT_DIR, else reports)")
+    mutate.add_argument("--min-score", type=_percent, default=0.0,
+                        help="fail (exit 1) below this score in percent (default 0: only unexplained "
+                             "survivors fail)")
+    mutate.add_argument("--equivalents", type=Path, default=None,
+                        help="TOML file of reviewed survivors (id + reason); default: "
+                             "<sql-dir>/mutate-equivalents.toml when it exists")
+    mutate.add_argument("--list", action="store_true",
+                        help="print the mutant ids that would be tested and exit, running nothing")
+
+
+def _describe(counts: Counter[Status]) -> str:
+    return " · ".join(f"{status.value} {counts[status]}" for status in
+                      (Status.CAUGHT, Status.TIMEOUT, Status.MISSED, Status.NOT_COVERED, Status.UNVIABLE))
+
+
+def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSession) -> int:
+    scenario = load_scenario(args.scenario)
+    if args.equivalents is not None and not args.equivalents.is_file():
+        raise ConfigError(f"--equivalents {args.equivalents} is not a file",
+                          fix="pass the reviewed equivalents TOML file, or leave the option out")
+    options = MutateOptions(scenario=scenario, n=args.n, jobs=args.jobs,
+                            shard=parse_shard(args.shard) if args.shard else None,
+                            functions=tuple(args.functions), min_score=args.min_score,
+                            equivalents=args.equivalents)
+    report_dir = Path(args.report_dir) if args.report_dir else session.config.report_dir
+    try:
+        if args.list:
+            console.print(list_mutants(selected_mutants(read_catalog(session, scenario.baseline), options)), end="")
+            return EXIT_OK
+        environment = describe_environment(session)
+        console.print(f"[bold]mutate[/] {scenario.name} at N={options.n or default_n(scenario)} · "
+                      f"{environment['backend']} PostgreSQL {environment['server_version']} · "
+                      f"sql-dir {environment['sql_dir']}")
+        campaign = prepare(session, options)
+        console.print(f"clean build: PASS in {campaign.clean_s:.2f} s · {len(campaign.mutants)} of "
+                      f"{campaign.all_mutants} mutants · statement_timeout {campaign.timeout_s:.1f} s · "
+                      f"jobs {options.jobs}")
+        counts: Counter[Status] = Counter()
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task(_describe(counts), total=len(campaign.mutants))
+
+            def advance(outcome: Outcome) -> None:
+                counts[outcome.status] += 1
+                progress.update(task, advance=1, description=_describe(counts))
+
+            run_mutants(session, campaign, advance)
+        path = write_reports(campaign, report_dir, environment)
+    finally:
+        session.close()
+    score = campaign.score
+    console.print(f"{_describe(campaign.counts())} · score "
+                  f"{'-' if score is None else f'{score:.1f} %'} · {len(campaign.unexplained)} of "
+                  f"{len(campaign.missed)} undetected unexplained · {campaign.timings['mutants_s']:.1f} s · "
+                  f"report {path}")
+    for outcome in campaign.unexplained:
+        console.print(f"[red]missed[/] {outcome.mutant.id}")
+    if score is not None and score < options.min_score:
+        console.print(f"[red]score {score:.1f} % is below --min-score {options.min_score:g} %[/]")
+    return EXIT_OK if campaign.passed else EXIT_SURVIVORS

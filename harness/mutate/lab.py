@@ -1,0 +1,78 @@
+"""Runs mutants: each in its own clone of the build's template, `jobs` at a time.
+
+Per mutant (one worker thread, one connection, one clone): clone the
+baseline's template, set the per-mutant statement_timeout on the clone (every
+session of the run inherits it), apply the mutant (CREATE OR REPLACE of the
+mutated definition, or the schema ALTER), run the scenario at N with every
+registered invariant and probe (`harness.runner.run_scenario`), judge, drop
+the clone. Nothing is shared between mutants but the read-only template.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from harness.databases import DatabasePool
+from harness.errors import HarnessError
+from harness.mutate.mutant import Mutant
+from harness.mutate.outcome import Outcome, judge_error, judge_run, unviable
+from harness.runner import run_scenario
+from harness.scenario import Scenario
+
+OnOutcome = Callable[[Outcome], None]
+
+
+def timeout_for(clean_run_s: float) -> float:
+    """Per-statement timeout of a mutant's run: 5x the whole clean run plus a second of margin
+    (no statement of a healthy run takes longer than the whole clean run)."""
+    return 5.0 * clean_run_s + 1.0
+
+
+@dataclass
+class Lab:
+    pool: DatabasePool
+    scenario: Scenario
+    n: int
+    timeout_s: float
+
+    def test(self, mutant: Mutant) -> Outcome:
+        began = time.perf_counter()
+        database = self.pool.clone(self.scenario.baseline)
+        try:
+            with database.connect(autocommit=True) as conn:
+                conn.execute(sql.SQL("ALTER DATABASE {} SET statement_timeout = {}").format(
+                    sql.Identifier(database.name), sql.Literal(f"{int(self.timeout_s * 1000)}ms")))
+                try:
+                    conn.execute(mutant.sql.encode())  # bytes: sent as is, a '%' in it is not a placeholder
+                except psycopg.Error as exc:
+                    return unviable(mutant, exc, time.perf_counter() - began)
+            try:
+                result = run_scenario(database, self.scenario, self.n)
+            except (psycopg.Error, HarnessError) as exc:
+                return judge_error(mutant, exc, time.perf_counter() - began)
+            return judge_run(mutant, result, time.perf_counter() - began)
+        finally:
+            self.pool.drop(database.name)
+
+    def run(self, mutants: Sequence[Mutant], jobs: int, on_outcome: OnOutcome | None = None) -> list[Outcome]:
+        """Test every mutant, `jobs` in parallel; outcomes in the mutants' order."""
+        lock = threading.Lock()
+
+        def one(mutant: Mutant) -> Outcome:
+            outcome = self.test(mutant)
+            if on_outcome is not None:
+                with lock:
+                    on_outcome(outcome)
+            return outcome
+
+        if jobs <= 1:
+            return [one(m) for m in mutants]
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="iu-mutate") as pool:
+            return list(pool.map(one, mutants))
