@@ -21,7 +21,7 @@ import psycopg
 
 from harness import db_state
 from harness.errors import HarnessError
-from harness.spec_calls import GATES, call_orchestrator_once, set_gates
+from harness.spec_calls import ANSWER_KEYS, GATES, call_orchestrator_once, set_gates
 
 OK, MISSING, DIFFERENT = "ok", "missing", "different"
 
@@ -81,8 +81,6 @@ SPEC_VIEWS: dict[str, tuple[str, ...]] = {
                                                "instances_last_hour"),
     "v_iu_digest_audit": (),
 }
-ANSWER_KEYS = ("status", "instance_id", "instance_key", "idempotency_key", "template_digest", "instance_digest",
-               "digest_match")
 DRY_RUN_KEYS = ("status", "target_instance_ids", "would_delete_instance_collections", "would_delete_lineage_rows",
                 "would_delete_log_rows", "would_delete_membership_rows")
 DELETED_KEYS = ("status", "deleted_instance_collections", "deleted_lineage_rows", "deleted_log_rows",

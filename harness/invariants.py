@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import db_state
 from harness.run_context import CheckNotRun
+from harness.spec_calls import ANSWER_KEYS
 
 if TYPE_CHECKING:
     from harness.run_context import RunContext
@@ -213,6 +214,56 @@ def instances_reuse_template_pieces(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, {**row, "expected_rows": ctx.expected_memberships}
 
 
+@invariant("answers_as_spec_derives", phase="post_commit",
+           description="every 'ok' answer carries SPEC's keys: instance_key = 'tpl-inst:auto:' || suffix, "
+                       "idempotency_key = md5(event_id:template_key:suffix), digest_match = (digests equal), "
+                       "instance_id = the collection of that key")
+def answers_as_spec_derives(ctx: RunContext) -> tuple[bool, Evidence]:
+    row = _rows(ctx, """
+        SELECT count(*)::int AS answers,
+               count(*) FILTER (WHERE NOT (c.result ?& %(keys)s))::int AS lacking_keys,
+               count(*) FILTER (WHERE c.result->>'instance_key' IS DISTINCT FROM 'tpl-inst:auto:' || p.suffix)::int
+                   AS wrong_instance_key,
+               count(*) FILTER (WHERE c.result->>'idempotency_key' IS DISTINCT FROM
+                                      md5(p.event_id::text || ':' || p.template_key || ':' || p.suffix))::int
+                   AS wrong_idempotency_key,
+               count(*) FILTER (WHERE c.result->'digest_match' IS DISTINCT FROM
+                                      to_jsonb(c.result->>'template_digest' = c.result->>'instance_digest'))::int
+                   AS wrong_digest_match,
+               count(*) FILTER (WHERE c.result->>'instance_id' IS DISTINCT FROM i.id::text)::int AS wrong_instance_id
+          FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
+          LEFT JOIN iu_core.iu_piece_collection i ON i.collection_key = 'tpl-inst:auto:' || p.suffix""",
+                {"keys": list(ANSWER_KEYS)})[0]
+    wrong = {k: v for k, v in row.items() if k != "answers" and v}
+    return row["answers"] == ctx.n and not wrong, {**row, "keys": list(ANSWER_KEYS)}
+
+
+@invariant("rows_match_calls", phase="post_commit",
+           description="each call's log and lineage rows hold its event, template, instance, actor, emit mode and "
+                       "SPEC's idempotency key (origin 'auto')")
+def rows_match_calls(ctx: RunContext) -> tuple[bool, Evidence]:
+    row = _rows(ctx, """
+        WITH run AS (
+            SELECT p.*, (c.result->>'instance_id')::uuid AS instance_id, t.id AS template_id,
+                   md5(p.event_id::text || ':' || p.template_key || ':' || p.suffix) AS key
+              FROM pg_temp.iu_run_plan p JOIN pg_temp.iu_run_calls c USING (seq)
+              JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key)
+        SELECT (SELECT count(*) FROM run r JOIN iu_core.iu_auto_instantiate_event_log l
+                   ON l.idempotency_key = r.key AND l.event_id = r.event_id AND l.event_type = %(event_type)s
+                  AND l.template_collection_key = r.template_key AND l.instance_collection_id = r.instance_id
+                  AND l.actor = %(actor)s AND l.emit_mode = %(emit_mode)s)::int AS log_rows_matching,
+               (SELECT count(*) FROM run r JOIN iu_core.iu_collection_template_instance_lineage g
+                   ON g.instance_collection_id = r.instance_id AND g.template_collection_id = r.template_id
+                  AND g.origin = 'auto' AND g.actor = %(actor)s)::int AS lineage_rows_matching,
+               (SELECT count(*) FROM run r JOIN iu_core.iu_piece_collection i
+                   ON i.id = r.instance_id AND i.collection_key = 'tpl-inst:auto:' || r.suffix AND NOT i.is_template
+                  AND i.kind = (SELECT t.kind FROM iu_core.iu_piece_collection t WHERE t.id = r.template_id))::int
+                   AS instances_matching""",
+                {"event_type": ctx.scenario.event_type, "actor": ctx.scenario.actor,
+                 "emit_mode": ctx.scenario.emit_mode})[0]
+    return all(v == ctx.n for v in row.values()), {**row, "expected_each": ctx.n}
+
+
 @invariant("row_count_deltas", phase="post_commit",
            description="every SPEC table changed by exactly the expected delta; iu, lifecycle, vector unchanged")
 def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -286,27 +337,34 @@ def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
 # -- replaying every event -----------------------------------------------------------------------
 
 @invariant("idempotent_replay", phase="replay",
-           description="replaying every event returns 'duplicate' with the original instance id and adds nothing")
+           description="replaying every event returns 'duplicate' with the original answer's instance, keys and "
+                       "digests, and adds nothing")
 def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
     row = _rows(ctx, """
         SELECT count(*)::int AS replayed,
                count(*) FILTER (WHERE r.result->>'status' = 'duplicate')::int AS duplicate,
-               count(*) FILTER (WHERE r.result->>'instance_id' = c.result->>'instance_id')::int AS same_instance
-          FROM pg_temp.iu_run_replay r JOIN pg_temp.iu_run_calls c USING (seq)""")[0]
+               count(*) FILTER (WHERE r.result->>'instance_id' = c.result->>'instance_id')::int AS same_instance,
+               count(*) FILTER (WHERE r.result ?& %(keys)s
+                                  AND r.result->'instance_key' = c.result->'instance_key'
+                                  AND r.result->'idempotency_key' = c.result->'idempotency_key'
+                                  AND r.result->'template_digest' = c.result->'template_digest'
+                                  AND r.result->'instance_digest' = c.result->'instance_digest'
+                                  AND r.result->'digest_match' = c.result->'digest_match')::int AS same_keys_and_digests
+          FROM pg_temp.iu_run_replay r JOIN pg_temp.iu_run_calls c USING (seq)""", {"keys": list(ANSWER_KEYS)})[0]
     facts = ctx.facts
     counts_unchanged = facts["post"]["counts"] == facts["after_replay"]["counts"]
     fingerprint_unchanged = facts["post"]["fingerprint"] == facts["after_replay"]["fingerprint"]
     evidence: Evidence = {**row, "counts_unchanged": counts_unchanged,
                           "fingerprint_unchanged": fingerprint_unchanged}
-    passed = row["replayed"] == row["duplicate"] == row["same_instance"] == ctx.n and counts_unchanged \
-        and fingerprint_unchanged
+    passed = row["replayed"] == row["duplicate"] == row["same_instance"] == row["same_keys_and_digests"] == ctx.n \
+        and counts_unchanged and fingerprint_unchanged
     if not passed:
         evidence["offending"] = _jsonable(_rows(ctx, """
             SELECT p.seq, p.suffix, r.result::text AS replay_result
               FROM pg_temp.iu_run_replay r JOIN pg_temp.iu_run_calls c USING (seq)
               JOIN pg_temp.iu_run_plan p USING (seq)
              WHERE r.result->>'status' IS DISTINCT FROM 'duplicate'
-                OR r.result->>'instance_id' IS DISTINCT FROM c.result->>'instance_id'
+                OR r.result - 'status' IS DISTINCT FROM c.result - 'status'
              ORDER BY p.seq LIMIT %(k)s""", {"k": SAMPLE_ROWS}))
         evidence["count_changes"] = {t: {"before": v, "after": facts["after_replay"]["counts"][t]}
                                      for t, v in facts["post"]["counts"].items()

@@ -13,14 +13,17 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from harness import db_state
+from harness.databases import Database
 from harness.invariants import Evidence, invariant
 from harness.run_context import CheckNotRun
-from harness.spec_calls import GATES, call_orchestrator_once, restore_gates, set_gates
+from harness.spec_calls import ANSWER_KEYS, GATES, call_orchestrator_once, restore_gates, set_gates
 
 if TYPE_CHECKING:
     from harness.run_context import RunContext
@@ -56,7 +59,8 @@ def _outcome(exc: psycopg.Error) -> dict[str, Any]:
 # -- gated ---------------------------------------------------------------------------------------
 
 @invariant("probe_gated", phase="probe",
-           description="with a gate closed, a call returns status 'gated' naming a closed gate and writes nothing")
+           description="with a gate closed, a call returns status 'gated' naming a closed gate, with SPEC's answer "
+                       "keys, and writes nothing")
 def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     template, _ = _first_run_instance(ctx)
@@ -79,9 +83,10 @@ def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
                 cases[label] = {**_outcome(exc), "passed": False}
                 continue
             answer = answer if isinstance(answer, dict) else {"answer": answer}
-            passed = answer.get("status") == "gated" and answer.get("gate") in closed
+            lacking = [k for k in ANSWER_KEYS if k not in answer]
+            passed = answer.get("status") == "gated" and answer.get("gate") in closed and not lacking
             cases[label] = {"status": answer.get("status"), "gate": answer.get("gate"), "closed": closed,
-                            "passed": passed}
+                            "passed": passed, **({"lacking_keys": lacking} if lacking else {})}
         restore_gates(conn, at_rest)
         unchanged = db_state.fingerprint(conn) == ctx.facts["post"]["fingerprint"]
     passed = unchanged and all(c["passed"] for c in cases.values())
@@ -93,10 +98,10 @@ def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
 def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any]]]:
     """(kind, label, arguments changed from a valid call) for every kind of bad input SPEC names."""
     template, taken_suffix = _first_run_instance(ctx)
-    cases: list[tuple[str, str, dict[str, Any]]] = [("missing argument", "event_id=NULL", {"event_id": None})]
+    cases: list[tuple[str, str, dict[str, Any]]] = [("null argument", "event_id=NULL", {"event_id": None})]
     for argument in ("event_type", "template_key", "suffix", "actor", "emit_mode"):
-        cases.append(("missing argument", f"{argument}=NULL", {argument: None}))
-        cases.append(("missing argument", f"{argument}=''", {argument: ""}))
+        cases.append(("null argument", f"{argument}=NULL", {argument: None}))
+        cases.append(("empty argument", f"{argument}=''", {argument: ""}))
     cases += [
         ("unknown template", "template_key=unknown", {"template_key": f"{PROBE_SUFFIX}:no-such-template"}),
         ("instance used as template", "template_key=a run instance",
@@ -109,8 +114,8 @@ def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 @invariant("probe_bad_input", phase="probe",
-           description="every kind of bad input SPEC names raises (the kinds not all one SQLSTATE) and writes "
-                       "nothing; a call that answers instead of raising fails")
+           description="every kind of bad input SPEC names raises and writes nothing, one SQLSTATE per kind (the "
+                       "kinds not all one); a call that answers instead of raising fails")
 def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     template, _ = _first_run_instance(ctx)
@@ -137,12 +142,16 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
             cases[label] = {"kind": kind, "answered": status, "wrote": wrote, "passed": False}
         restore_gates(conn, at_rest)
         unchanged = db_state.fingerprint(conn) == ctx.facts["post"]["fingerprint"]
+    # SPEC: each kind of bad input raises "its own SQLSTATE": one per kind, and not one for all kinds.
+    # (A kind raising two SQLSTATEs means some of its cases were not caught by the build's own check.)
     all_states = set().union(*states_by_kind.values()) if states_by_kind else set()
     distinct_kinds = len(states_by_kind) < 2 or len(all_states) >= 2
-    passed = all(c["passed"] for c in cases.values()) and distinct_kinds and unchanged
+    one_per_kind = all(len(states) == 1 for states in states_by_kind.values())
+    passed = all(c["passed"] for c in cases.values()) and distinct_kinds and one_per_kind and unchanged
     evidence: Evidence = {"cases": len(cases), "raised": sum(c["passed"] for c in cases.values()),
                           "sqlstates_by_kind": {k: sorted(v) for k, v in sorted(states_by_kind.items())},
-                          "kinds_not_all_one_sqlstate": distinct_kinds, "database_unchanged": unchanged}
+                          "one_sqlstate_per_kind": one_per_kind, "kinds_not_all_one_sqlstate": distinct_kinds,
+                          "database_unchanged": unchanged}
     answered = {label: c for label, c in cases.items() if not c["passed"]}
     if answered:
         evidence["answered_instead_of_raising"] = answered
@@ -174,59 +183,74 @@ def _wait_for_lock(admin: psycopg.Connection, pid: int, done: threading.Event) -
     return False
 
 
+@contextmanager
+def _throwaway_clone(ctx: RunContext) -> Iterator[Database]:
+    """A fresh clone of the scenario's baseline for a probe that must commit; dropped afterwards."""
+    if ctx.pool is None:
+        raise CheckNotRun("this probe needs a throwaway clone: run_scenario(..., pool=...) was not given one")
+    database = ctx.pool.clone(ctx.scenario.baseline)
+    try:
+        yield database
+    finally:
+        ctx.pool.drop(database.name)
+
+
+def _second_meets_first(admin: psycopg.Connection, first: psycopg.Connection, second: psycopg.Connection,
+                        work: Callable[[], None]) -> bool:
+    """Run `work` (the second session's calls) while `first` holds its transaction open; commit `first`
+    once the second session waits on a lock (or has finished). True if it was seen waiting."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run, name="iu-harness-race", daemon=True)
+    thread.start()
+    met = _wait_for_lock(admin, second.info.backend_pid, done)
+    first.commit()
+    thread.join(timeout=120)
+    return met
+
+
 @invariant("probe_race", phase="probe",
            description="two sessions calling the orchestrator for the same fresh events at once: exactly one "
                        "'ok' per idempotency key, the other 'duplicate' with the same instance, no error")
 def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
-    if ctx.pool is None:
-        raise CheckNotRun("the race needs a throwaway clone: run_scenario(..., pool=...) was not given one")
     templates = [item.template for item, count in ctx.plan if count] or [ctx.plan[0][0].template]
     events = [(probe_event_id(ctx, "race", k), templates[k % len(templates)], f"{PROBE_SUFFIX}-race-{k}")
               for k in range(RACE_EVENTS)]
-    database = ctx.pool.clone(ctx.scenario.baseline)
-    try:
-        with database.connect(autocommit=True) as admin, database.connect() as first, database.connect() as second:
-            for conn in (first, second):
-                conn.execute(f"SET statement_timeout = '{RACE_STATEMENT_TIMEOUT}'")
-                conn.commit()
-            with admin.transaction():
-                set_gates(admin, True)  # committed open: only then can two callers be inside at once
-            before = db_state.table_counts(admin)
-            pieces = dict(admin.execute(
-                "SELECT c.collection_key, count(m.*)::int FROM iu_core.iu_piece_collection c "
-                "LEFT JOIN iu_core.iu_piece_membership m ON m.collection_id = c.id "
-                "WHERE c.collection_key = ANY (%s) GROUP BY 1", (templates,)).fetchall())
-            a: dict[str, Any] = {}
-            b: dict[str, Any] = {}
-            # The first session calls every event and holds its transaction open; the second calls
-            # the same events and so meets the first's uncommitted work. Only once the second waits
-            # on a lock (or has finished) does the first commit.
-            _race_calls(first, events, ctx, a)
-            if "error" in a:
-                first.rollback()
-                raise CheckNotRun(f"the first session's calls failed alone, before any race: {a['error']}")
-            done = threading.Event()
-
-            def run_second() -> None:
-                try:
-                    _race_calls(second, events, ctx, b)
-                finally:
-                    done.set()
-
-            thread = threading.Thread(target=run_second, name="iu-harness-race", daemon=True)
-            thread.start()
-            met = _wait_for_lock(admin, second.info.backend_pid, done)
-            first.commit()
-            thread.join(timeout=120)
-            if "error" in b:
-                second.rollback()
-            else:
-                second.commit()
-            after = db_state.table_counts(admin)
-            per_key = admin.execute("SELECT count(*)::int FROM iu_core.iu_auto_instantiate_event_log "
-                                    "WHERE actor = %s", (probe_actor(ctx, "race"),)).fetchone()
-    finally:
-        ctx.pool.drop(database.name)
+    with _throwaway_clone(ctx) as database, database.connect(autocommit=True) as admin, \
+            database.connect() as first, database.connect() as second:
+        for conn in (first, second):
+            conn.execute(f"SET statement_timeout = '{RACE_STATEMENT_TIMEOUT}'")
+            conn.commit()
+        with admin.transaction():
+            set_gates(admin, True)  # committed open: only then can two callers be inside at once
+        before = db_state.table_counts(admin)
+        pieces = dict(admin.execute(
+            "SELECT c.collection_key, count(m.*)::int FROM iu_core.iu_piece_collection c "
+            "LEFT JOIN iu_core.iu_piece_membership m ON m.collection_id = c.id "
+            "WHERE c.collection_key = ANY (%s) GROUP BY 1", (templates,)).fetchall())
+        a: dict[str, Any] = {}
+        b: dict[str, Any] = {}
+        # The first session calls every event and holds its transaction open; the second calls
+        # the same events and so meets the first's uncommitted work. Only once the second waits
+        # on a lock (or has finished) does the first commit.
+        _race_calls(first, events, ctx, a)
+        if "error" in a:
+            first.rollback()
+            raise CheckNotRun(f"the first session's calls failed alone, before any race: {a['error']}")
+        met = _second_meets_first(admin, first, second, lambda: _race_calls(second, events, ctx, b))
+        if "error" in b:
+            second.rollback()
+        else:
+            second.commit()
+        after = db_state.table_counts(admin)
+        per_key = admin.execute("SELECT count(*)::int FROM iu_core.iu_auto_instantiate_event_log "
+                                "WHERE actor = %s", (probe_actor(ctx, "race"),)).fetchone()
     answers_a, answers_b = a.get("answers", []), b.get("answers", [])
     pairs = list(zip(answers_a, answers_b, strict=False))
     one_ok_one_duplicate = sum(
@@ -299,3 +323,216 @@ def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, {"template": template_key, "template_digest": digest, "pieces": count,
                     "same_pieces_other_key_and_kind": same, "same_pieces_rotated": reordered,
                     "sixteen_lowercase_hex": well_formed}
+
+
+# -- fn_iu_compose and fn_iu_collection_record_template_instance -----------------------------------
+
+def _template(ctx: RunContext) -> tuple[str, str, str]:
+    """(key, id, kind) of the mix's first template."""
+    row = ctx.conn.execute("SELECT collection_key, id::text, kind FROM iu_core.iu_piece_collection "
+                           "WHERE collection_key = %s", (ctx.plan[0][0].template,)).fetchone()
+    if row is None:
+        raise CheckNotRun("the mix's first template is not in the database")
+    return str(row[0]), str(row[1]), str(row[2])
+
+
+def _raises(conn: psycopg.Connection, query: str, params: tuple[Any, ...]) -> dict[str, Any]:
+    """Run one statement that must raise, in its own savepoint; what happened."""
+    before = db_state.table_counts(conn)
+    try:
+        with conn.transaction():
+            row = conn.execute(query, params).fetchone()
+            wrote = {t: v - before[t] for t, v in db_state.table_counts(conn).items() if v != before[t]}
+    except psycopg.Error as exc:
+        return {**_outcome(exc), "passed": True}
+    return {"answered": None if row is None else str(row[0]), "wrote": wrote, "passed": False}
+
+
+COMPOSE_SQL = "SELECT iu_core.fn_iu_compose(%s, %s, %s)"
+LINEAGE_SQL = "SELECT iu_core.fn_iu_collection_record_template_instance(%s, %s, %s, %s)"
+
+
+@invariant("probe_compose_and_lineage", phase="probe",
+           description="fn_iu_compose refuses while composer_enabled is closed, otherwise makes an instance of the "
+                       "template's own pieces and digest (no new iu), refuses a taken key and an unknown template; "
+                       "fn_iu_collection_record_template_instance writes one lineage row, refuses a second one "
+                       "and a bad origin")
+def probe_compose_and_lineage(ctx: RunContext) -> tuple[bool, Evidence]:
+    conn = ctx.conn
+    key, template_id, kind = _template(ctx)
+    actor = probe_actor(ctx, "compose")
+    cases: dict[str, Any] = {}
+    with conn.transaction(force_rollback=True):
+        set_gates(conn, False, ["iu_core.composer_enabled"])
+        set_gates(conn, True, ["iu_core.auto_instantiate_enabled"])
+        cases["composer gate closed: refused"] = _raises(conn, COMPOSE_SQL, (key, f"{PROBE_SUFFIX}:compose-0", actor))
+        set_gates(conn, True, ["iu_core.composer_enabled"])
+        set_gates(conn, False, ["iu_core.auto_instantiate_enabled"])  # compose needs only its own gate
+        ius = db_state.table_counts(conn)["iu"]
+        instance_key = f"{PROBE_SUFFIX}:compose-1"
+        (instance_id,) = conn.execute(COMPOSE_SQL, (key, instance_key, actor)).fetchone()  # type: ignore[misc]
+        made = _rows(conn, """
+            SELECT i.collection_key = %(k)s AND i.kind = t.kind AND NOT i.is_template AS collection_ok,
+                   i.manifest_digest = iu_core.fn_iu_manifest_digest(t.id) AS digest_is_templates,
+                   NOT EXISTS (SELECT position, iu_id FROM iu_core.iu_piece_membership WHERE collection_id = i.id
+                               EXCEPT ALL SELECT position, iu_id FROM iu_core.iu_piece_membership
+                                           WHERE collection_id = t.id)
+                   AND NOT EXISTS (SELECT position, iu_id FROM iu_core.iu_piece_membership WHERE collection_id = t.id
+                                   EXCEPT ALL SELECT position, iu_id FROM iu_core.iu_piece_membership
+                                               WHERE collection_id = i.id) AS pieces_are_templates
+              FROM iu_core.iu_piece_collection i, iu_core.iu_piece_collection t
+             WHERE i.id = %(i)s AND t.id = %(t)s""", {"k": instance_key, "i": instance_id, "t": template_id})
+        facts = made[0] if made else {"collection_ok": False}
+        no_new_iu = db_state.table_counts(conn)["iu"] == ius
+        cases["composed: an instance of the template's pieces and digest"] = {
+            **facts, "no_new_iu": no_new_iu, "passed": bool(made) and all(facts.values()) and no_new_iu}
+        cases["taken instance key: refused"] = _raises(conn, COMPOSE_SQL, (key, instance_key, actor))
+        cases["unknown template: refused"] = _raises(conn, COMPOSE_SQL, (f"{PROBE_SUFFIX}:no-such-template",
+                                                                          f"{PROBE_SUFFIX}:compose-2", actor))
+        (lineage_id,) = conn.execute(LINEAGE_SQL, (template_id, instance_id, actor, "manual")).fetchone()  # type: ignore[misc]
+        (rows,) = conn.execute("""
+            SELECT count(*)::int FROM iu_core.iu_collection_template_instance_lineage
+             WHERE instance_collection_id = %s AND template_collection_id = %s AND origin = 'manual'
+               AND actor = %s""", (instance_id, template_id, actor)).fetchone()  # type: ignore[misc]
+        cases["lineage: one row, its id returned"] = {"id": lineage_id, "rows": rows,
+                                                      "passed": isinstance(lineage_id, int) and rows == 1}
+        cases["second lineage of the instance: refused"] = _raises(conn, LINEAGE_SQL,
+                                                                   (template_id, instance_id, actor, "auto"))
+        (other_id,) = conn.execute(COMPOSE_SQL, (key, f"{PROBE_SUFFIX}:compose-3", actor)).fetchone()  # type: ignore[misc]
+        cases["origin neither manual nor auto: refused"] = _raises(conn, LINEAGE_SQL,
+                                                                   (template_id, other_id, actor, "other"))
+    return all(c["passed"] for c in cases.values()), {"template": key, "kind": kind, "cases": cases}
+
+
+def _rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cur = conn.execute(query, params)
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# -- rollback: what it must spare, what it must count --------------------------------------------
+
+ROLLBACK_SQL = "SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%s, %s)"
+WOULD_DELETE = ("instance_collections", "lineage_rows", "log_rows", "membership_rows")
+COUNTED_TABLES = {"instance_collections": "iu_piece_collection",
+                  "lineage_rows": "iu_collection_template_instance_lineage",
+                  "log_rows": "iu_auto_instantiate_event_log", "membership_rows": "iu_piece_membership"}
+
+
+def _log_row(conn: psycopg.Connection, ctx: RunContext, actor: str, instance_id: str, template: str,
+             purpose: str) -> None:
+    """A log row written directly, SPEC columns only (as another consumer of the table could)."""
+    (digest,) = conn.execute("SELECT iu_core.fn_iu_manifest_digest(%s)", (instance_id,)).fetchone()  # type: ignore[misc]
+    event_id = probe_event_id(ctx, purpose, 0)
+    conn.execute("""
+        INSERT INTO iu_core.iu_auto_instantiate_event_log
+            (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
+             idempotency_key, template_digest, instance_digest)
+        VALUES (%s, %s, %s, %s, %s, %s, md5(%s), %s, %s)""",
+                 (event_id, ctx.scenario.event_type, template, instance_id, actor, ctx.scenario.emit_mode,
+                  f"{PROBE_SUFFIX}:{purpose}", digest, digest))
+
+
+@invariant("probe_rollback_spares_others", phase="probe",
+           description="an actor's rollback spares an instance another actor's log row points at and one with "
+                       "manual lineage; its dry run counts what the real run deletes, which is what disappears; "
+                       "an actor with nothing gets 'noop' and no change")
+def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
+    conn = ctx.conn
+    key, template_id, _ = _template(ctx)
+    actor, other = probe_actor(ctx, "rollback"), probe_actor(ctx, "rollback-other")
+    evidence: Evidence = {}
+    with conn.transaction(force_rollback=True):
+        set_gates(conn, True)
+        answers = [call_orchestrator_once(conn, probe_event_id(ctx, "rollback", k), ctx.scenario.event_type, key,
+                                          f"{PROBE_SUFFIX}-rollback-{k}", actor, ctx.scenario.emit_mode)
+                   for k in range(3)]
+        if not all(isinstance(a, dict) and a.get("status") == "ok" for a in answers):
+            raise CheckNotRun(f"could not compose the probe's instances: {answers}")
+        own, shared = answers[0]["instance_id"], answers[1]["instance_id"]
+        # One of the actor's instances is also in another actor's log; one manual instance of the
+        # actor's also has an auto log row of the actor's. Neither may go.
+        _log_row(conn, ctx, other, shared, key, "rollback-shared")
+        (manual,) = conn.execute(COMPOSE_SQL, (key, f"{PROBE_SUFFIX}:rollback-manual", actor)).fetchone()  # type: ignore[misc]
+        conn.execute(LINEAGE_SQL, (template_id, manual, actor, "manual"))
+        _log_row(conn, ctx, actor, str(manual), key, "rollback-manual")
+        set_gates(conn, False)
+
+        before_noop = db_state.fingerprint(conn)
+        (noop,) = conn.execute(ROLLBACK_SQL, (f"{PROBE_SUFFIX}:nobody", False)).fetchone()  # type: ignore[misc]
+        evidence["nothing_to_do"] = {"status": _get(noop, "status"),
+                                     "unchanged": db_state.fingerprint(conn) == before_noop}
+        (dry,) = conn.execute(ROLLBACK_SQL, (actor, True)).fetchone()  # type: ignore[misc]
+        before = db_state.table_counts(conn)
+        (real,) = conn.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]
+        after = db_state.table_counts(conn)
+        spared = _rows(conn, """
+            SELECT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log
+                            WHERE actor = %(o)s AND instance_collection_id = %(s)s) AS other_actors_log_row,
+                   EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(s)s) AS shared_instance,
+                   EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage
+                            WHERE instance_collection_id = %(m)s AND origin = 'manual') AS manual_lineage,
+                   EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(m)s) AS manual_instance,
+                   NOT EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(i)s) AS own_instance_gone""",
+                       {"o": other, "s": shared, "m": manual, "i": own})[0]
+    counted = {k: {"would": _get(dry, f"would_delete_{k}"), "deleted": _get(real, f"deleted_{k}"),
+                   "disappeared": before[COUNTED_TABLES[k]] - after[COUNTED_TABLES[k]]} for k in WOULD_DELETE}
+    evidence.update({"dry_run": _get(dry, "status"), "real": _get(real, "status"), "counts": counted,
+                     "spared": spared})
+    honest = all(v["would"] == v["deleted"] == v["disappeared"] for v in counted.values())
+    passed = (evidence["nothing_to_do"] == {"status": "noop", "unchanged": True} and _get(real, "status") == "ok"
+              and _get(dry, "status") == "dry_run" and honest and all(spared.values()))
+    return passed, evidence
+
+
+def _get(answer: Any, key: str) -> Any:
+    return answer.get(key) if isinstance(answer, dict) else None
+
+
+@invariant("probe_rollback_race", phase="probe",
+           description="two real rollbacks of one actor at once: no error, each row deleted once, the answers' "
+                       "deleted_* counts add up to what disappeared, the actor left with nothing")
+def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
+    key, _, _ = _template(ctx)
+    actor = probe_actor(ctx, "rollback-race")
+    with _throwaway_clone(ctx) as database, database.connect(autocommit=True) as admin, \
+            database.connect() as first, database.connect() as second:
+        with admin.transaction():
+            set_gates(admin, True)
+            for k in range(RACE_EVENTS):
+                call_orchestrator_once(admin, probe_event_id(ctx, "rollback-race", k), ctx.scenario.event_type,
+                                       key, f"{PROBE_SUFFIX}-rollback-race-{k}", actor, ctx.scenario.emit_mode)
+            set_gates(admin, False)
+        before = db_state.table_counts(admin)
+        for conn in (first, second):
+            conn.execute(f"SET statement_timeout = '{RACE_STATEMENT_TIMEOUT}'")
+            conn.commit()
+        answers: dict[str, Any] = {}
+        (answers["first"],) = first.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]
+
+        def roll_back_too() -> None:
+            try:
+                (answers["second"],) = second.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]
+            except psycopg.Error as exc:
+                answers["second_error"] = _outcome(exc)
+
+        met = _second_meets_first(admin, first, second, roll_back_too)
+        if "second_error" in answers:
+            second.rollback()
+        else:
+            second.commit()
+        after = db_state.table_counts(admin)
+        (left,) = admin.execute("SELECT count(*)::int FROM iu_core.iu_auto_instantiate_event_log "  # type: ignore[misc]
+                                "WHERE actor = %s", (actor,)).fetchone()
+    counted = {k: {"first": _get(answers.get("first"), f"deleted_{k}") or 0,
+                   "second": _get(answers.get("second"), f"deleted_{k}") or 0,
+                   "disappeared": before[COUNTED_TABLES[k]] - after[COUNTED_TABLES[k]]} for k in WOULD_DELETE}
+    added_up = all(v["first"] + v["second"] == v["disappeared"] for v in counted.values())
+    evidence: Evidence = {"events": RACE_EVENTS, "second_waited_on_a_lock": met,
+                          "statuses": [_get(answers.get("first"), "status"), _get(answers.get("second"), "status")],
+                          "counts": counted, "actor_log_rows_left": left}
+    if "second_error" in answers:
+        evidence["second_error"] = answers["second_error"]
+    passed = ("second_error" not in answers and added_up and left == 0
+              and counted["log_rows"]["disappeared"] == RACE_EVENTS)
+    return passed, evidence

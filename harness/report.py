@@ -32,6 +32,15 @@ PROVES = {
                   "'duplicate' per idempotency key, with the same instance and no error.",
     "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only: another key and "
                                    "kind with the same pieces share the digest, another order does not.",
+    "answers_as_spec_derives": "Every 'ok' answer carries SPEC's keys, with the instance and idempotency keys SPEC "
+                               "derives.",
+    "rows_match_calls": "Every call's log and lineage rows hold exactly that call's event, template, instance and "
+                        "actor.",
+    "probe_compose_and_lineage": "fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, "
+                                 "reuse the template's pieces and refuse taken keys, second lineage and bad origins.",
+    "probe_rollback_spares_others": "The rollback spares other actors' rows and manual lineage, counts exactly what "
+                                    "it deletes, and answers 'noop' when there is nothing.",
+    "probe_rollback_race": "Two concurrent rollbacks of one actor delete each row once and report it once.",
     "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
                         "(no new iu rows).",
     "unchanged_tables_identical": "iu, lifecycle and vector tables are identical row for row, not just by count.",
@@ -98,6 +107,17 @@ def _probe_summary(name: str, ev: dict[str, Any]) -> str:
         return (f"{ev['events']} events, 2 sessions: {ev['one_ok_one_duplicate_same_instance']} with one ok + one "
                 f"duplicate of the same instance; the second waited on the first's lock: "
                 f"{_fmt(ev['second_session_waited_on_a_lock'])}; counts exact: {_fmt(ev['counts_exact'])}{error}")
+    if name == "probe_compose_and_lineage":
+        return "; ".join(f"{label}: {'yes' if c['passed'] else 'NO'}" for label, c in ev["cases"].items())
+    if name == "probe_rollback_spares_others":
+        spared = ", ".join(k for k, v in ev["spared"].items() if v)
+        counts = ", ".join(f"{k} {v['would']}/{v['deleted']}/{v['disappeared']}" for k, v in ev["counts"].items())
+        return (f"nothing to do → {ev['nothing_to_do']['status']}; dry run / deleted / disappeared: {counts}; "
+                f"held: {spared}")
+    if name == "probe_rollback_race":
+        counts = ", ".join(f"{k} {v['first']}+{v['second']}={v['disappeared']}" for k, v in ev["counts"].items())
+        return (f"{ev['events']} instances, 2 sessions → {' / '.join(map(str, ev['statuses']))}; the second waited "
+                f"on the first's lock: {_fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}")
     if name == "probe_digest_keyed_on_graph":
         return (f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; same pieces, other key and kind: "
                 f"{ev['same_pieces_other_key_and_kind']}; rotated order: {ev['same_pieces_rotated']}")

@@ -14,6 +14,9 @@ from typing import Any
 import psycopg
 
 GATES = ("iu_core.auto_instantiate_enabled", "iu_core.composer_enabled")
+# The keys every orchestrator answer carries at least (SPEC section 1).
+ANSWER_KEYS = ("status", "instance_id", "instance_key", "idempotency_key", "template_digest", "instance_digest",
+               "digest_match")
 
 SET_GATES_SQL = """
 WITH locked AS (

@@ -36,6 +36,12 @@ CAUGHT_BY = {
     "orchestrator_opens_gates.sql": {"probe_gated"},
     "orchestrator_returns_errors.sql": {"probe_bad_input"},
     "idempotency_check_then_insert.sql": {"probe_race"},
+    "answer_names_another_instance_key.sql": {"answers_as_spec_derives"},
+    "log_row_loses_event_type.sql": {"rows_match_calls"},
+    "duplicate_answer_drops_keys.sql": {"idempotent_replay"},
+    "compose_ignores_its_gate.sql": {"probe_compose_and_lineage"},
+    "rollback_drops_manual_lineage.sql": {"probe_rollback_spares_others"},
+    "rollback_counts_before_it_waits.sql": {"probe_rollback_race"},
 }
 
 
