@@ -125,7 +125,7 @@ def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, s
                         floor_s = time_floor(floor_db, scenario, n)
                         session.pool.drop(floor_db.name)
                 except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
-                    explained = session.server.explain_failure(exc)
+                    explained = session.explain_failure(exc)
                     if explained is not None:
                         raise explained from exc
                     raise

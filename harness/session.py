@@ -46,6 +46,10 @@ class HarnessSession:
         return f"iu-harness: {self.config.describe()} server={version}{ready}" + (
             f" binaries={binaries}" if binaries else "")
 
+    def explain_failure(self, exc: BaseException) -> Exception | None:
+        """The server's clearer error for `exc` (e.g. a full data folder), or None."""
+        return self._server.explain_failure(exc) if self._server is not None else None
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
