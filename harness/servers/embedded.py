@@ -168,7 +168,7 @@ class EmbeddedServer(Server):
         """
         sweep_stale_dirs(shm_dir=shm_dir)
         binaries = pg_binaries.resolve(pg, reachable_by_others=_run_user() is not None)
-        placement = scratch.choose_root(largest_n, shm_dir)
+        placement = scratch.choose_root(largest_n, shm_dir, for_others=_run_user() is not None)
         folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=placement.root))
         (folder / "owner.pid").write_text(str(os.getpid()))
         server = cls(folder, binaries, durable)
@@ -263,8 +263,11 @@ class EmbeddedServer(Server):
         sqlstate = getattr(exc, "sqlstate", None)
         if sqlstate == "53100" or scratch.looks_out_of_space(str(exc)):
             return scratch.out_of_space(self.folder, str(exc))
-        if isinstance(exc, psycopg.OperationalError) and scratch.looks_out_of_space(self.log_tail(20)):
-            return scratch.out_of_space(self.folder, f"the server stopped: {self.log_tail(2)}")
+        if isinstance(exc, psycopg.OperationalError):  # e.g. the WAL writer PANICs on a full disk
+            lines = self.log_tail(50).split(" | ")
+            full = next((line for line in lines if scratch.looks_out_of_space(line)), None)
+            if full is not None:
+                return scratch.out_of_space(self.folder, f"the server stopped: {full}")
         return None
 
     def log_tail(self, lines: int = 8) -> str:

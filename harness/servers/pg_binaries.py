@@ -175,7 +175,10 @@ def cache_roots() -> list[Path]:
 def reachable_copy(install: Path, version: str) -> Path:
     """A world-readable copy of `install` (bin/, lib/, share/), made once per install and version.
 
-    Relocatable installs only (the wheels are; a system install under /usr is reachable already).
+    Wheels repaired by auditwheel keep their shared libraries beside the package, in `<package>.libs`,
+    found through RPATH `$ORIGIN/../../../<package>.libs`: the copy keeps that layout
+    (`<cache>/<package>/pginstall`, `<cache>/<package>.libs`). Relocatable installs only; a system
+    install under /usr is reachable already.
     """
     root = next((r for r in cache_roots() if _exec_allowed(r)), None)
     if root is None:
@@ -184,13 +187,19 @@ def reachable_copy(install: Path, version: str) -> Path:
             "running programs", checked=", ".join(f"{r} (writable, not noexec)" for r in cache_roots()),
             fix=f"make the path traversable (chmod o+rx on each folder of {install}) or set TMPDIR to an "
                 "exec-allowed folder")
+    package = install.parent
+    libs = package.parent / f"{package.name}.libs"
     tag = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:8]
     cache = root / f"{CACHE_PREFIX}{version}-{tag}"
-    if (cache / "bin" / "postgres").is_file():
-        return cache
+    copied = cache / package.name / install.name
+    if (copied / "bin" / "postgres").is_file():
+        return copied
     # The rename makes concurrent first runs (xdist workers) safe.
     staging = Path(tempfile.mkdtemp(prefix=f"{CACHE_PREFIX}staging-", dir=root))
-    shutil.copytree(install, staging / "pginstall", symlinks=True)
+    tree = staging / "tree"
+    shutil.copytree(install, tree / package.name / install.name, symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, tree / libs.name, symlinks=True)
     for folder, dirs, files in os.walk(staging):
         for name in dirs + files:
             p = Path(folder) / name
@@ -199,9 +208,9 @@ def reachable_copy(install: Path, version: str) -> Path:
                 p.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if p.is_dir() or mode & stat.S_IXUSR else 0))
     staging.chmod(0o755)
     with contextlib.suppress(OSError):  # another process won the race; its copy is identical
-        (staging / "pginstall").rename(cache)
+        tree.rename(cache)
     shutil.rmtree(staging, ignore_errors=True)
-    return cache
+    return copied
 
 
 def version_labels(config: HarnessConfig) -> dict[str, str]:

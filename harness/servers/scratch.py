@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BackendUnavailable
+from harness.servers.pg_binaries import traversable_by_others
 
 MIB = 1024 * 1024
 DEFAULT_SHM_DIR = Path("/dev/shm")
@@ -48,8 +49,9 @@ class Placement:
     notice: str | None  # one line to show when the fast folder was passed over
 
 
-def choose_root(largest_n: int | None, shm_dir: Path = DEFAULT_SHM_DIR) -> Placement:
-    """`shm_dir` when it is writable and has the estimated room, else the disk folder with a notice."""
+def choose_root(largest_n: int | None, shm_dir: Path = DEFAULT_SHM_DIR, *, for_others: bool = False) -> Placement:
+    """`shm_dir` when it is writable and has the estimated room, else the disk folder with a notice.
+    `for_others`: the server runs as another user (nobody), who must be able to enter the folder."""
     needed = estimate_bytes(largest_n)
     fallback = disk_dir()
     if not (shm_dir.is_dir() and os.access(shm_dir, os.W_OK)):
@@ -57,6 +59,9 @@ def choose_root(largest_n: int | None, shm_dir: Path = DEFAULT_SHM_DIR) -> Place
             return Placement(fallback, None)  # no /dev/shm on this system (macOS): nothing to say
         return Placement(fallback, f"iu-harness: {shm_dir} is not a writable folder: the server's data goes to "
                                    f"{fallback} (disk, slower)")
+    if for_others and not traversable_by_others(shm_dir):
+        return Placement(fallback, f"iu-harness: the server's user cannot enter {shm_dir} (a folder on its path "
+                                   f"lacks o+rx): the server's data goes to {fallback} (disk, slower)")
     free = free_bytes(shm_dir)
     if free >= needed:
         return Placement(shm_dir, None)
