@@ -129,17 +129,23 @@ def plot_matrix(runs: list[VersionRun], path: Path, title: str) -> Path | None:
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for run, points in series:
-        ax.plot([p.n for p in points], [p.per_instance_us for p in points], "o-",
-                label=f"{run.label} ({run.server_version})")
-    if len({p.n for _, points in series for p in points}) > 1:
+    sizes = sorted({p.n for _, points in series for p in points})
+    if len(sizes) == 1:  # one N: a bar per version reads better than a column of dots
+        bars = ax.bar([f"{run.label}\n{run.server_version.split(' ')[0]}" for run, _ in series],
+                      [points[0].per_instance_us for _, points in series], color="tab:blue")
+        ax.bar_label(bars, fmt="%.0f")
+        ax.set_xlabel(f"PostgreSQL version (N = {sizes[0]:,} instances in one transaction)")
+    else:
+        for run, points in series:
+            ax.plot([p.n for p in points], [p.per_instance_us for p in points], "o-",
+                    label=f"{run.label} ({run.server_version.split(' ')[0]})")
         ax.set_xscale("log")
-    ax.set_xlabel("N (instances in one transaction)")
+        ax.set_xlabel("N (instances in one transaction)")
+        ax.legend()
     ax.set_ylabel("microseconds per instance")
     ax.set_ylim(bottom=0)
     ax.grid(True, which="both", alpha=0.3)
     ax.set_title(title, fontsize=10)
-    ax.legend()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
