@@ -174,8 +174,9 @@ def _run_matrix(args: argparse.Namespace, console: Console, scenario: Scenario, 
         except HarnessError as exc:  # this version could not run; the others still do
             run.error = str(exc)
             console.print(f"[red]{label}: could not run:[/] {exc}")
-        append_step_summary(sweep_summary_markdown(f"{scenario.name} on {label}: invariants per N",
-                                                   run.results, run.points))
+        if run.results:
+            append_step_summary(sweep_summary_markdown(f"{scenario.name} on {label}: invariants per N",
+                                                       run.results, run.points))
         runs.append(run)
     matrix = write_matrix_report(scenario.name, scenario.title, runs, list(sizes), report_dir)
     table = Table(title=f"{scenario.name}: invariants x PostgreSQL version")
