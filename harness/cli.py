@@ -7,26 +7,32 @@ failed, 2 the harness could not run (bad option, scenario, SQL or server).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.config import SETTINGS, resolve_config
+from harness.ci_output import SUMMARY_COLUMNS, append_step_summary, summary_rows, sweep_summary_markdown
+from harness.config import SETTINGS, HarnessConfig, resolve_config
 from harness.conformance import conformance_rows
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
 from harness.floor import time_floor
+from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
 from harness.report import write_report
 from harness.runner import RunResult, run_scenario
 from harness.scaling import SweepPoint, growth_exponent, verdict, write_sweep_report
-from harness.scenario import discover_scenarios, load_scenario
+from harness.scenario import Scenario, discover_scenarios, load_scenario
+from harness.servers.pg_binaries import version_labels
 from harness.session import HarnessSession
 from harness.sql_loader import BUNDLED_BASELINE_DIR
 
@@ -84,9 +90,19 @@ def _session(args: argparse.Namespace) -> HarnessSession:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     scenario = load_scenario(args.scenario)
-    session = _session(args)
-    sizes = args.n or scenario.sizes_within(session.config.max_n)
-    report_dir = Path(args.report_dir) if args.report_dir else session.config.report_dir
+    config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
+    sizes = args.n or scenario.sizes_within(config.max_n)
+    report_dir = Path(args.report_dir) if args.report_dir else config.report_dir
+    if len(config.pg) > 1:
+        return _run_matrix(args, console, scenario, config, sizes, report_dir)
+    results, points, _ = _run_sweep(args, console, scenario, HarnessSession(config, max(sizes)), sizes, report_dir)
+    append_step_summary(sweep_summary_markdown(f"{scenario.name}: invariants per N", results, points))
+    return EXIT_OK if results and all(r.passed for r in results) else EXIT_INVARIANT_FAILED
+
+
+def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, session: HarnessSession,
+               sizes: Sequence[int], report_dir: Path) -> tuple[list[RunResult], list[SweepPoint], dict[str, Any]]:
+    """The scenario at every N on one server: reports, sweep report, summary table; closes the session."""
     results: list[RunResult] = []
     points: list[SweepPoint] = []
     try:
@@ -94,6 +110,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         environment = describe_environment(session)
         console.print(f"{environment['backend']} PostgreSQL {environment['server_version']} · "
                       f"sql-dir {environment['sql_dir']} · extra-sql {environment['extra_sql']}")
+        if session.server.placement_notice:
+            console.print(session.server.placement_notice)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
             for n in sizes:
@@ -102,16 +120,22 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
                     progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
 
-                database = session.pool.clone(scenario.baseline)
-                result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
-                                      pool=session.pool)
-                session.pool.drop(database.name)
-                floor_s = None
-                if args.floor:
-                    progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
-                    floor_db = session.pool.clone(scenario.baseline)
-                    floor_s = time_floor(floor_db, scenario, n)
-                    session.pool.drop(floor_db.name)
+                try:
+                    database = session.pool.clone(scenario.baseline)
+                    result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
+                                          pool=session.pool)
+                    session.pool.drop(database.name)
+                    floor_s = None
+                    if args.floor:
+                        progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
+                        floor_db = session.pool.clone(scenario.baseline)
+                        floor_s = time_floor(floor_db, scenario, n)
+                        session.pool.drop(floor_db.name)
+                except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
+                    explained = session.explain_failure(exc)
+                    if explained is not None:
+                        raise explained from exc
+                    raise
                 progress.remove_task(task)
                 rss = peak_rss_mb()
                 point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
@@ -130,21 +154,55 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         session.close()
 
     table = Table(title=f"{scenario.name}: invariants per N")
-    for column in ("N", "result", "failed invariants", "instances/s", "us/instance", "orchestrator/floor"):
+    for column in SUMMARY_COLUMNS:
         table.add_column(column)
-    for result, point in zip(results, points, strict=True):
-        failed = ", ".join(r.name for r in result.failed) or "-"
-        ratio = f"{point.floor_ratio:.2f}x" if point.floor_ratio else "-"
-        timed = point.calls_s > 0
-        table.add_row(f"{result.n:,}", "PASS" if result.passed else "FAIL", failed,
-                      f"{point.instances_per_s:,.0f}" if timed else "-",
-                      f"{point.per_instance_us:.1f}" if timed else "-", ratio)
+    for row in summary_rows(results, points):
+        table.add_row(*row)
     console.print(table)
     for result in results:
         for failure in result.failed:
             console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
                           f"  evidence: {failure.evidence}")
-    return EXIT_OK if results and all(r.passed for r in results) else EXIT_INVARIANT_FAILED
+    return results, points, environment
+
+
+def _run_matrix(args: argparse.Namespace, console: Console, scenario: Scenario, config: HarnessConfig,
+                sizes: Sequence[int], report_dir: Path) -> int:
+    """The sweep on each version of --iu-pg, one server after another, then the matrix report."""
+    labels = version_labels(config)  # resolves every version first: a missing one stops before any run
+    runs: list[VersionRun] = []
+    for spec, label in labels.items():
+        console.rule(f"{label} ({spec})")
+        run = VersionRun(label, spec)
+        session = HarnessSession(dataclasses.replace(config, pg=(spec,)), max(sizes))
+        try:
+            run.results, run.points, run.environment = _run_sweep(args, console, scenario, session, sizes,
+                                                                 report_dir / label)
+        except HarnessError as exc:  # this version could not run; the others still do
+            run.error = str(exc)
+            console.print(f"[red]{label}: could not run:[/] {exc}")
+        if run.results:
+            append_step_summary(sweep_summary_markdown(f"{scenario.name} on {label}: invariants per N",
+                                                       run.results, run.points))
+        runs.append(run)
+    matrix = write_matrix_report(scenario.name, scenario.title, runs, list(sizes), report_dir)
+    table = Table(title=f"{scenario.name}: invariants x PostgreSQL version")
+    table.add_column("invariant")
+    for run in runs:
+        table.add_column(f"{run.label} ({run.server_version})")
+    for name in invariant_names(runs):
+        table.add_row(name, *(run.status(name) for run in runs))
+    console.print(table)
+    costs = Table(title=f"{scenario.name}: microseconds per instance x PostgreSQL version")
+    costs.add_column("N")
+    for run in runs:
+        costs.add_column(run.label)
+    for n in sizes:
+        costs.add_row(f"{n:,}", *(f"{c:,.1f}" if (c := run.per_instance_us(n)) else "-" for run in runs))
+    console.print(costs)
+    console.print(f"matrix: {matrix}")
+    append_step_summary(render_matrix(scenario.name, scenario.title, runs, list(sizes)))
+    return matrix_exit_code(runs)
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:

@@ -16,6 +16,8 @@ from harness.errors import ConfigError
 
 BUNDLED_SQL_DIR = Path(__file__).parent / "sql"
 BACKENDS = ("embedded", "testcontainers", "dsn")
+# SPEC section 1: a stock PostgreSQL 13 or newer; the harness itself needs 13 too (DROP DATABASE ... WITH (FORCE)).
+MIN_PG_MAJOR = 13
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ SETTINGS: tuple[Setting, ...] = (
             "also run each scenario's slow_sweep sizes up to this N (default: only the fast sweep)"),
     Setting("report_dir", "IU_HARNESS_REPORT_DIR", "--iu-report-dir",
             "where scaleout reports are written (default: reports)"),
+    Setting("pg", "IU_HARNESS_PG", "--iu-pg",
+            "PostgreSQL the embedded backend runs: a major (15, 16, 17, 18; default 17) or a path to a "
+            "PostgreSQL bin folder; `iu-harness run` takes several, comma-separated, and runs each in turn"),
+    Setting("shm_dir", "IU_HARNESS_SHM_DIR", "--iu-shm-dir",
+            "tmpfs folder preferred for the embedded server's data (default /dev/shm); with too little free "
+            "space for the run the data goes to a disk folder ($TMPDIR) instead, with a notice"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -56,6 +64,9 @@ class HarnessConfig:
     extra_sql: tuple[Path, ...] = field(default_factory=tuple)
     max_n: int | None = None
     report_dir: Path = Path("reports")
+    #: PostgreSQL versions to run: majors ("16") or bin folders; empty means the default (17).
+    pg: tuple[str, ...] = ()
+    shm_dir: Path = Path("/dev/shm")
 
     @property
     def sql_dir_is_bundled(self) -> bool:
@@ -144,5 +155,49 @@ def resolve_config(
     report_dir_value, _ = pick("report_dir")
     report_dir = Path(report_dir_value).expanduser() if report_dir_value else Path("reports")
 
+    pg_value, pg_source = pick("pg")
+    pg = parse_pg_versions(pg_value, pg_source) if pg_value else ()
+    if pg and backend == "dsn":
+        raise ConfigError(f"{pg_source} chooses the server's version, but backend 'dsn' uses your server as it is",
+                          fix="drop --iu-pg / IU_HARNESS_PG, or use --iu-backend embedded")
+    if backend == "testcontainers" and any(not v.isdigit() for v in pg):
+        raise ConfigError(f"{pg_source}: backend 'testcontainers' takes a major version (an image tag), not a path",
+                          fix="pass e.g. --iu-pg 16, or use --iu-backend embedded for a bin folder")
+
+    shm_value, _ = pick("shm_dir")
+    shm_dir = Path(shm_value).expanduser() if shm_value else Path("/dev/shm")
+
     return HarnessConfig(backend=backend, dsn=dsn, sql_dir=sql_dir, extra_sql=tuple(extra), max_n=max_n,
-                         report_dir=report_dir)
+                         report_dir=report_dir, pg=pg, shm_dir=shm_dir)
+
+
+def parse_pg_versions(value: str, source: str) -> tuple[str, ...]:
+    """'15,16,/opt/pg/bin' -> ('15', '16', '/opt/pg/bin'): majors at or above the minimum, or bin folders
+    holding postgres and initdb (an install folder with bin/ inside is taken as its bin/)."""
+    versions: list[str] = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        if part.isdigit():
+            if int(part) < MIN_PG_MAJOR:
+                raise ConfigError(
+                    f"PostgreSQL {int(part)} (from {source}) is below the minimum the SQL and harness support: "
+                    f"PostgreSQL {MIN_PG_MAJOR}",
+                    fix=f"choose {MIN_PG_MAJOR} or newer (tested here: 15, 16, 17, 18)")
+            versions.append(str(int(part)))
+            continue
+        folder = Path(part).expanduser().resolve()
+        if (folder / "bin" / "postgres").is_file():
+            folder = folder / "bin"
+        missing = [tool for tool in ("postgres", "initdb") if not (folder / tool).is_file()]
+        if missing:
+            raise ConfigError(
+                f"{part!r} (from {source}) is neither a PostgreSQL major nor a bin folder with postgres and initdb",
+                checked=f"{folder} lacks {', '.join(missing)}",
+                fix="pass a major such as 16, or the bin folder of a PostgreSQL install (pg_config --bindir)")
+        versions.append(str(folder))
+    if not versions:
+        raise ConfigError(f"{source} names no PostgreSQL version", fix="pass e.g. --iu-pg 17 or --iu-pg 15,16,17,18")
+    if len(set(versions)) != len(versions):
+        raise ConfigError(f"{source} names a version twice: {value!r}", fix="list each version once")
+    return tuple(versions)

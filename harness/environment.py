@@ -16,6 +16,7 @@ def describe_environment(session: HarnessSession) -> dict[str, Any]:
     return {
         "backend": config.backend,
         "server_version": session.server.version,
+        **session.server.details(),
         "sql_dir": str(config.sql_dir),
         "extra_sql": os.pathsep.join(str(p) for p in config.extra_sql) or "none",
         "iu_harness": __version__,

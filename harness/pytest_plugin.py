@@ -48,7 +48,12 @@ def pytest_configure(config: pytest.Config) -> None:
         harness_config = resolve_config(options)
     except ConfigError as exc:
         raise pytest.UsageError(f"iu-harness: {exc}") from exc
-    config.stash[SESSION_KEY] = HarnessSession(harness_config)
+    if len(harness_config.pg) > 1:
+        raise pytest.UsageError(f"iu-harness: in pytest the PostgreSQL version is a session setting (one server "
+                                f"per session), got {', '.join(harness_config.pg)}: run pytest once per version, "
+                                "or `iu-harness run SCENARIO --iu-pg 15,16,17,18` for a matrix")
+    # The data folder is sized for the largest N the session may run (--iu-max-n, else the default sweeps).
+    config.stash[SESSION_KEY] = HarnessSession(harness_config, largest_n=harness_config.max_n)
     _stop_on_sigterm()
     if not (harness_config.sql_dir_is_bundled and not harness_config.extra_sql) \
             and hasattr(config.option, "disable_unused_snapshots"):
@@ -93,7 +98,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             config.stash[SERVER_ERROR_KEY] = exc
             return [f"iu-harness: {session.config.describe()}",
                     "iu-harness: server unavailable (the run stops at the first test that needs it)"]
-    return [session.describe()]
+    notice = session.server.placement_notice if session.started else None
+    return [session.describe(), *([notice] if notice else [])]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test that ran out of space says which folder and how to make room, not just SQLSTATE 53100."""
+    try:
+        return (yield)
+    except psycopg.Error as exc:
+        session = item.config.stash.get(SESSION_KEY, None)
+        explained = session.explain_failure(exc) if session is not None else None
+        if explained is not None:
+            raise explained from exc
+        raise
 
 
 @pytest.fixture(scope="session")

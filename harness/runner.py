@@ -85,6 +85,13 @@ class RunResult:
         return "\n".join(lines)
 
 
+def _raise_if_out_of_space(exc: BaseException) -> None:
+    """A full disk (SQLSTATE 53100) says nothing about the build: the run cannot go on, so it is raised
+    (the CLI and the pytest plugin name the folder and the fix), never recorded as a failed invariant."""
+    if isinstance(exc, psycopg.Error) and exc.sqlstate == "53100":
+        raise exc
+
+
 def _error_evidence(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, psycopg.Error):
         return {"sqlstate": exc.sqlstate, "error": (exc.diag.message_primary or str(exc)).strip()}
@@ -114,10 +121,12 @@ class _Run:
                 self.not_run[inv.name] = str(exc)
                 continue
             except Exception as exc:  # a check that cannot run has not held: it fails, with the reason
+                _raise_if_out_of_space(exc)
                 passed, evidence = False, {"check_raised": _error_evidence(exc)}
             self.results.append(InvariantResult(inv.name, phase, inv.description, bool(passed), evidence))
 
     def step_failed(self, name: str, description: str, phase: str, exc: BaseException) -> None:
+        _raise_if_out_of_space(exc)
         self.results.append(InvariantResult(name, phase, description, False, _error_evidence(exc)))
 
     def snapshot(self, *, audit: bool = False) -> dict[str, Any]:

@@ -34,6 +34,9 @@ def test_settings_table_matches_spec() -> None:
         # beyond the SPEC's four: the slow-sweep cap and where reports go
         ("max_n", "IU_HARNESS_MAX_N", "--iu-max-n"),
         ("report_dir", "IU_HARNESS_REPORT_DIR", "--iu-report-dir"),
+        # SPEC: the PostgreSQL version(s); and where the embedded server's data goes
+        ("pg", "IU_HARNESS_PG", "--iu-pg"),
+        ("shm_dir", "IU_HARNESS_SHM_DIR", "--iu-shm-dir"),
     ]
     assert BACKENDS == ("embedded", "testcontainers", "dsn")
 

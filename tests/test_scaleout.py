@@ -1,7 +1,8 @@
 """`pytest -k scaleout`: every scenario of scenarios/ at every N of its sweep, one test id each.
 
 Each test runs the scenario on a fresh clone of its baseline, checks every
-invariant, writes the Markdown + JSON report to the report dir, and compares
+invariant, writes the Markdown + JSON report to the report dir, records each
+invariant as a JUnit property (`invariant:<name>` = PASS / FAIL: evidence), and compares
 the report's deterministic part with its reviewed snapshot
 (tests/__snapshots__/test_scaleout/*.md; update with --snapshot-update).
 Sizes in a scenario's slow_sweep run only with --iu-max-n (or IU_HARNESS_MAX_N).
@@ -14,6 +15,7 @@ from scenario_cases import scenario_cases, skip_unless_selected
 from snapshot_markdown import MarkdownSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+from harness.ci_output import invariant_properties
 from harness.config import HarnessConfig
 from harness.databases import DatabasePool
 from harness.environment import describe_environment
@@ -30,10 +32,15 @@ def snapshot_md(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
 @pytest.mark.parametrize(("scenario", "n"), scenario_cases())
 def test_scaleout(scenario: Scenario, n: int, iu_config: HarnessConfig, iu_session: HarnessSession,
-                  iu_db_factory, iu_pool: DatabasePool, snapshot_md: SnapshotAssertion) -> None:
+                  iu_db_factory, iu_pool: DatabasePool, snapshot_md: SnapshotAssertion,
+                  record_property) -> None:
     skip_unless_selected(scenario, n, iu_config)
     result = run_scenario(iu_db_factory(scenario.baseline), scenario, n, pool=iu_pool)
-    path = write_report(result, iu_config.report_dir, describe_environment(iu_session))
+    environment = describe_environment(iu_session)
+    path = write_report(result, iu_config.report_dir, environment)
+    # JUnit XML (--junitxml) carries each invariant, so a CI test view shows which one failed and why.
+    for name, value in invariant_properties(result, environment["server_version"]):
+        record_property(name, value)
     assert result.passed, (f"{scenario.name} N={n:,}: invariants failed (report: {path}):\n"
                            f"{result.failure_summary()}")
     # Only the bundled build's reports are reviewed snapshots; another build is judged by its invariants.

