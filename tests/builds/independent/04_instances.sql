@@ -20,7 +20,7 @@ CREATE OR REPLACE FUNCTION iu_core.iu_put_instance(
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    made integer;
+    made bigint;
 BEGIN
     WITH made_collection AS (
         INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest, composed_by)
