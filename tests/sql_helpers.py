@@ -6,6 +6,7 @@ Everything here runs real SQL against the connection it is given; nothing is moc
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -130,3 +131,15 @@ def expected_idempotency_key(event_id: uuid.UUID | str, template_key: str, suffi
 def event_uuid(namespace: str, n: int) -> uuid.UUID:
     """A deterministic event id per test namespace and number."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"iu-harness-tests:{namespace}:{n}")
+
+
+def wait_until_blocked(watcher: psycopg.Connection, waiter_pid: int, holder_pid: int,
+                       timeout_s: float = 15.0) -> None:
+    """Poll (from a third session) until backend `waiter_pid` waits on a lock held by `holder_pid`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = watcher.execute("SELECT %s = ANY (pg_blocking_pids(%s))", (holder_pid, waiter_pid)).fetchone()
+        if row is not None and row[0]:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"backend {waiter_pid} never blocked on {holder_pid}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -36,6 +35,7 @@ from sql_helpers import (
     set_gates,
     table_counts,
     table_fingerprints,
+    wait_until_blocked,
 )
 
 from harness.databases import Database, DatabasePool
@@ -803,15 +803,6 @@ def test_digest_audit_after_25000x(shared_after: psycopg.Connection, tamper: str
 WAIT_S = 15.0
 
 
-def _wait_until_blocked(watcher: psycopg.Connection, waiter_pid: int, holder_pid: int) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if scalar(watcher, "SELECT %s = ANY (pg_blocking_pids(%s))", (holder_pid, waiter_pid)):
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"backend {waiter_pid} never blocked on {holder_pid}")
-
-
 @pytest.mark.parametrize("first_outcome", ["commit", "rollback"])
 @pytest.mark.parametrize("second_event", ["same", "other"])
 @pytest.mark.parametrize("gate_mode", ["in-tx-toggle", "committed-open"])
@@ -854,7 +845,7 @@ def test_concurrent_callers_of_one_event(iu_db_factory: Callable[..., Database],
                 set_gates(first, False)
             assert first_result["status"] == "ok"
             thread.start()
-            _wait_until_blocked(watcher, second.info.backend_pid, first.info.backend_pid)
+            wait_until_blocked(watcher, second.info.backend_pid, first.info.backend_pid, WAIT_S)
             assert outcome.empty()
             if first_outcome == "rollback":
                 raise psycopg.Rollback()
