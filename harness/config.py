@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from harness.durations import parse_duration
 from harness.errors import ConfigError
 
 BUNDLED_SQL_DIR = Path(__file__).parent / "sql"
 BACKENDS = ("embedded", "testcontainers", "dsn")
+DEFAULT_SWEEP_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ SETTINGS: tuple[Setting, ...] = (
             "also run each scenario's slow_sweep sizes up to this N (default: only the fast sweep)"),
     Setting("report_dir", "IU_HARNESS_REPORT_DIR", "--iu-report-dir",
             "where scaleout reports are written (default: reports)"),
+    Setting("sweep_ttl", "IU_HARNESS_SWEEP_TTL", "--iu-sweep-ttl",
+            "age after which another host's iu_harness_* databases on a shared server count as "
+            "stale and are swept at start, e.g. 24h (default), 90m, 2d"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -56,6 +62,7 @@ class HarnessConfig:
     extra_sql: tuple[Path, ...] = field(default_factory=tuple)
     max_n: int | None = None
     report_dir: Path = Path("reports")
+    sweep_ttl: timedelta = DEFAULT_SWEEP_TTL
 
     @property
     def sql_dir_is_bundled(self) -> bool:
@@ -144,5 +151,14 @@ def resolve_config(
     report_dir_value, _ = pick("report_dir")
     report_dir = Path(report_dir_value).expanduser() if report_dir_value else Path("reports")
 
+    sweep_ttl_value, sweep_ttl_source = pick("sweep_ttl")
+    sweep_ttl = DEFAULT_SWEEP_TTL
+    if sweep_ttl_value is not None:
+        try:
+            sweep_ttl = parse_duration(sweep_ttl_value)
+        except ValueError as exc:
+            raise ConfigError(f"sweep TTL (from {sweep_ttl_source}): {exc}",
+                              fix="pass e.g. --iu-sweep-ttl 24h or IU_HARNESS_SWEEP_TTL=2d") from exc
+
     return HarnessConfig(backend=backend, dsn=dsn, sql_dir=sql_dir, extra_sql=tuple(extra), max_n=max_n,
-                         report_dir=report_dir)
+                         report_dir=report_dir, sweep_ttl=sweep_ttl)

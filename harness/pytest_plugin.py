@@ -77,6 +77,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             config.stash[SERVER_ERROR_KEY] = exc
             return [f"iu-harness: {session.config.describe()}",
                     "iu-harness: server unavailable (the run stops at the first test that needs it)"]
+        swept = session.pool.sweep_stale().summary()  # before any database of ours exists
+        if swept:
+            return [session.describe(), swept]
     return [session.describe()]
 
 
