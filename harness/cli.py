@@ -209,7 +209,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         session.close()
     table = Table(title=f"iu_harness_* databases on {where} (other hosts' TTL {format_duration(ttl)})")
     for column in ("database", "host", "pid", "age", "size", "connections", "verdict", "why"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("database", "verdict"))  # whole names, for copy and paste
     for v in result.verdicts:
         size = v.row.size_bytes
         verdict = v.verdict
