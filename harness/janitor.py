@@ -123,7 +123,7 @@ class Mark:
             pid_ns, pid_start = payload.get("pid_ns"), payload.get("pid_start")
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-        well_typed = (isinstance(host, str) and host and type(pid) is int and pid > 0
+        well_typed = (isinstance(host, str) and host and type(pid) is int and 0 < pid < 2**31
                       and isinstance(version, str) and isinstance(run, str) and run
                       and started.tzinfo is not None and (pid_ns is None or isinstance(pid_ns, str))
                       and (pid_start is None or type(pid_start) is int))

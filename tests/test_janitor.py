@@ -229,6 +229,7 @@ def test_mark_round_trips_and_anything_incomplete_is_no_mark() -> None:
         good.replace(f'"pid":{os.getpid()}', f'"pid":"{os.getpid()}"'),
         good.replace(f'"pid":{os.getpid()}', '"pid":true'),
         good.replace(f'"pid":{os.getpid()}', '"pid":0'),
+        good.replace(f'"pid":{os.getpid()}', f'"pid":{2**40}'),  # no such pid; os.kill would overflow
         good.replace('"run":"123_abcdef"', '"run":""'),
         good.replace(f'"host":"{own.host}"', '"host":""'),
         good.replace("+00:00", ""),  # a start time without a zone cannot be compared
@@ -351,6 +352,21 @@ def test_next_run_sweeps_exactly_a_killed_runs_databases_and_keeps_a_live_runs(
         killed.wait()
         stop(live)
     assert not of_pid(databases(shared), live.pid)  # the live run, stopped, dropped its own
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"], ["--no-header"]], ids=["header", "q", "no-header"])
+def test_a_pytest_run_says_its_sweep_in_one_line(shared: EmbeddedServer, tmp_path: Path, quiet: list[str]) -> None:
+    stale = dead_run_db(shared)
+    (tmp_path / "test_quick.py").write_text(QUICK_TEST)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *quiet, "test_quick.py",
+                           "--iu-backend", "dsn", "--iu-dsn", shared.dsn()], cwd=tmp_path, env=inner_env(),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = [line for line in done.stdout.splitlines() if "swept" in line]
+    run_id = stale.removeprefix(NAME_PREFIX).removesuffix("_db_0")
+    assert said == [f"iu-harness: swept 1 stale database(s) of 1 gone run(s): {run_id} "
+                    f"(pid {run_id.split('_')[0]} is gone from this host)"], done.stdout
+    assert stale not in databases(shared)
 
 
 def test_cli_sweep_lists_then_drops_what_a_killed_cli_run_left(shared: EmbeddedServer, tmp_path: Path) -> None:
