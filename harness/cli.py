@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ from rich.table import Table
 from harness.ci_output import SUMMARY_COLUMNS, append_step_summary, summary_rows, sweep_summary_markdown
 from harness.config import SETTINGS, HarnessConfig, resolve_config
 from harness.conformance import conformance_rows
+from harness.durations import format_duration, parse_duration
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
 from harness.floor import time_floor
+from harness.janitor import STALE, SweepResult, sweep
 from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
 from harness.report import write_report
@@ -47,6 +50,13 @@ def _sizes(text: str) -> tuple[int, ...]:
     if not sizes or any(n <= 0 for n in sizes):
         raise argparse.ArgumentTypeError(f"--n takes positive integers separated by commas, got {text!r}")
     return sizes
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--older-than: {exc}") from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     mutate_command.add_parser(commands, settings)
     listing = commands.add_parser("list", help="list the scenarios of a folder")
     listing.add_argument("folder", nargs="?", default="scenarios")
+    sweeping = commands.add_parser("sweep", parents=[settings],
+                                   help="list the harness's databases on the server; drop those of runs "
+                                        "that are gone")
+    sweeping.add_argument("--dry-run", action="store_true", help="only list them; drop nothing")
+    sweeping.add_argument("--older-than", type=_duration, default=None, metavar="DURATION",
+                          help="age after which another host's databases are stale, e.g. 24h, 90m, 2d "
+                               "(default: --iu-sweep-ttl / IU_HARNESS_SWEEP_TTL, else 24h)")
     return parser
 
 
@@ -110,6 +127,7 @@ def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, s
         environment = describe_environment(session)
         console.print(f"{environment['backend']} PostgreSQL {environment['server_version']} · "
                       f"sql-dir {environment['sql_dir']} · extra-sql {environment['extra_sql']}")
+        _say_sweep(session, console)
         if session.server.placement_notice:
             console.print(session.server.placement_notice)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -237,6 +255,7 @@ def cmd_db(args: argparse.Namespace, console: Console) -> int:
         began = time.perf_counter()
         server = session.server
         console.print(f"server: {server.describe()} ready in {time.perf_counter() - began:.2f} s")
+        _say_sweep(session, console)
         for baseline in [None, *sorted(p.stem for p in BUNDLED_BASELINE_DIR.glob("*.sql"))]:
             template = session.pool.template(baseline)
             clone_began = time.perf_counter()
@@ -268,6 +287,45 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _say_sweep(session: HarnessSession, console: Console) -> None:
+    """The one line on what the start-of-run sweep dropped (nothing when nothing was stale)."""
+    line = session.pool.sweep_stale().summary()
+    if line:
+        console.print(line)
+
+
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    session = _session(args)
+    ttl = args.older_than or session.config.sweep_ttl
+    try:
+        where = session.server.describe()
+        result: SweepResult = sweep(session.server, ttl=ttl, dry_run=args.dry_run, with_sizes=True)
+    finally:
+        session.close()
+    table = Table(title=f"iu_harness_* databases on {where} (other hosts' TTL {format_duration(ttl)})")
+    for column in ("database", "host", "pid", "age", "size", "connections", "verdict", "why"):
+        table.add_column(column, no_wrap=column in ("database", "verdict"))  # whole names, for copy and paste
+    for v in result.verdicts:
+        size = v.row.size_bytes
+        verdict = v.verdict
+        if verdict == STALE:
+            verdict = ("stale, would drop" if args.dry_run else
+                       "stale, dropped" if v.row.name in result.dropped else "stale, NOT dropped")
+        table.add_row(v.row.name, v.mark.host if v.mark else "-", str(v.mark.pid) if v.mark else "-",
+                      format_duration(v.age) if v.age is not None else "-",
+                      f"{size / 2**20:,.1f} MB" if size is not None else "-", str(v.row.connections),
+                      verdict, result.not_dropped.get(v.row.name, v.reason))
+    console.print(table)
+    stale = len(result.stale)
+    if args.dry_run:
+        console.print(f"dry run: {stale} stale of {len(result.verdicts)} listed; nothing dropped")
+    else:
+        console.print(f"dropped {len(result.dropped)} of {stale} stale; {len(result.verdicts)} listed")
+    for name, why in result.not_dropped.items():
+        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: not dropped:[/] {name}: {why}")
+    return EXIT_HARNESS_ERROR if result.not_dropped else EXIT_OK
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through finally: the server stops, its folder goes
 
@@ -278,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
     try:
-        commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate}
+        commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate,
+                    "sweep": cmd_sweep}
         return commands[args.command](args, console)
     except HarnessError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")

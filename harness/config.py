@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from harness.durations import parse_duration
 from harness.errors import ConfigError
 
 BUNDLED_SQL_DIR = Path(__file__).parent / "sql"
 BACKENDS = ("embedded", "testcontainers", "dsn")
 # SPEC section 1: a stock PostgreSQL 13 or newer; the harness itself needs 13 too (DROP DATABASE ... WITH (FORCE)).
 MIN_PG_MAJOR = 13
+DEFAULT_SWEEP_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("shm_dir", "IU_HARNESS_SHM_DIR", "--iu-shm-dir",
             "tmpfs folder preferred for the embedded server's data (default /dev/shm); with too little free "
             "space for the run the data goes to a disk folder ($TMPDIR) instead, with a notice"),
+    Setting("sweep_ttl", "IU_HARNESS_SWEEP_TTL", "--iu-sweep-ttl",
+            "age after which another host's iu_harness_* databases on a shared server count as "
+            "stale and are swept at start, e.g. 24h (default), 90m, 2d"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -67,6 +73,7 @@ class HarnessConfig:
     #: PostgreSQL versions to run: majors ("16") or bin folders; empty means the default (17).
     pg: tuple[str, ...] = ()
     shm_dir: Path = Path("/dev/shm")
+    sweep_ttl: timedelta = DEFAULT_SWEEP_TTL
 
     @property
     def sql_dir_is_bundled(self) -> bool:
@@ -167,8 +174,17 @@ def resolve_config(
     shm_value, _ = pick("shm_dir")
     shm_dir = Path(shm_value).expanduser() if shm_value else Path("/dev/shm")
 
+    sweep_ttl_value, sweep_ttl_source = pick("sweep_ttl")
+    sweep_ttl = DEFAULT_SWEEP_TTL
+    if sweep_ttl_value is not None:
+        try:
+            sweep_ttl = parse_duration(sweep_ttl_value)
+        except ValueError as exc:
+            raise ConfigError(f"sweep TTL (from {sweep_ttl_source}): {exc}",
+                              fix="pass e.g. --iu-sweep-ttl 24h or IU_HARNESS_SWEEP_TTL=2d") from exc
+
     return HarnessConfig(backend=backend, dsn=dsn, sql_dir=sql_dir, extra_sql=tuple(extra), max_n=max_n,
-                         report_dir=report_dir, pg=pg, shm_dir=shm_dir)
+                         report_dir=report_dir, pg=pg, shm_dir=shm_dir, sweep_ttl=sweep_ttl)
 
 
 def parse_pg_versions(value: str, source: str) -> tuple[str, ...]:

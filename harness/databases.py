@@ -2,8 +2,10 @@
 
 Each `DatabasePool` owns the databases it names (`iu_harness_<run>_...`): on a
 shared `dsn` server it never touches anything else, and it drops everything it
-created when closed. The schema (+ extra SQL + baseline) is loaded once per
-baseline into a template; every test gets `CREATE DATABASE ... TEMPLATE`.
+created when closed. Each database it creates carries the janitor's mark (whose
+it is), and before its first one it sweeps what killed runs left (harness.janitor).
+The schema (+ extra SQL + baseline) is loaded once per baseline into a template;
+every test gets `CREATE DATABASE ... TEMPLATE`.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
 from harness.config import HarnessConfig
+from harness.janitor import NAME_PREFIX, Mark, SweepResult, sweep_quietly
 from harness.servers.base import Server
 from harness.sql_loader import load_files, resolve_baseline, schema_files
 
-NAME_PREFIX = "iu_harness_"
+__all__ = ["NAME_PREFIX", "Database", "DatabasePool"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,16 @@ class DatabasePool:
     _counter: itertools.count = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     timings: dict[str, float] = field(default_factory=dict)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _swept: SweepResult | None = None
+    _sweep_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def sweep_stale(self) -> SweepResult:
+        """Drop the databases of runs that are provably gone, once, before this pool creates its own."""
+        with self._sweep_lock:
+            if self._swept is None:
+                self._swept = sweep_quietly(self.server, ttl=self.config.sweep_ttl)
+            return self._swept
 
     def _name(self, purpose: str) -> str:
         return f"{NAME_PREFIX}{self.run_id}_{purpose}_{next(self._counter)}"
@@ -57,6 +71,8 @@ class DatabasePool:
         return self.server.connect(autocommit=True)
 
     def _create(self, name: str, template: str = "template0") -> None:
+        self.sweep_stale()
+        mark = Mark.for_this_process(self.run_id, self.started)
         with self._admin() as conn:
             query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
             # PG 15+ copies block by block through WAL by default; for our small templates a
@@ -64,7 +80,10 @@ class DatabasePool:
             if template != "template0" and conn.info.server_version >= 150000:
                 query = query + sql.SQL(" STRATEGY = FILE_COPY")
             conn.execute(query)
-        self._created.append(name)
+            self._created.append(name)
+            # Comments are not copied by CREATE DATABASE ... TEMPLATE: every clone gets its own.
+            conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name),
+                                                                       sql.Literal(mark.comment())))
 
     def drop(self, name: str) -> None:
         if not name.startswith(f"{NAME_PREFIX}{self.run_id}_"):
@@ -88,6 +107,7 @@ class DatabasePool:
                 return self._templates[key]
             files = self.files_for(baseline)  # resolves the baseline before creating anything
             name = self._name(f"tpl_{(baseline or 'schema').replace('-', '_')}")
+            self.sweep_stale()  # here, so its time stays out of the template's load time
             began = time.perf_counter()
             self._create(name)
             try:

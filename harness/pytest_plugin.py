@@ -23,6 +23,8 @@ SESSION_KEY = pytest.StashKey[HarnessSession]()
 # A server that failed to start for the header is not retried (a dead DSN would cost its timeout twice)
 # and its error is reported once, by the first fixture that needs the server.
 SERVER_ERROR_KEY = pytest.StashKey[HarnessError]()
+# Set when the header said what the start-of-run sweep dropped (-q and --no-header print no header).
+SWEEP_SAID_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -98,8 +100,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             config.stash[SERVER_ERROR_KEY] = exc
             return [f"iu-harness: {session.config.describe()}",
                     "iu-harness: server unavailable (the run stops at the first test that needs it)"]
-    notice = session.server.placement_notice if session.started else None
-    return [session.describe(), *([notice] if notice else [])]
+        swept = session.pool.sweep_stale().summary()  # before any database of ours exists
+        config.stash[SWEEP_SAID_KEY] = True
+        notice = session.server.placement_notice
+        return [session.describe(), *([notice] if notice else []), *([swept] if swept else [])]
+    return [session.describe()]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -113,6 +118,16 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         if explained is not None:
             raise explained from exc
         raise
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Without a header (-q, --no-header) the start-of-run sweep's line goes here instead."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or not session.started or config.stash.get(SWEEP_SAID_KEY, False):
+        return
+    swept = session.pool.sweep_stale().summary()
+    if swept:
+        terminalreporter.write_line(swept)
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from harness.config import BACKENDS, BUNDLED_SQL_DIR, SETTINGS, HarnessConfig, resolve_config
+from harness.config import BACKENDS, BUNDLED_SQL_DIR, DEFAULT_SWEEP_TTL, SETTINGS, HarnessConfig, resolve_config
 from harness.errors import ConfigError
 
 
@@ -37,6 +38,7 @@ def test_settings_table_matches_spec() -> None:
         # SPEC: the PostgreSQL version(s); and where the embedded server's data goes
         ("pg", "IU_HARNESS_PG", "--iu-pg"),
         ("shm_dir", "IU_HARNESS_SHM_DIR", "--iu-shm-dir"),
+        ("sweep_ttl", "IU_HARNESS_SWEEP_TTL", "--iu-sweep-ttl"),
     ]
     assert BACKENDS == ("embedded", "testcontainers", "dsn")
 
@@ -48,6 +50,18 @@ def test_max_n_and_report_dir() -> None:
     for bad in ("0", "-5", "lots"):
         with pytest.raises(ConfigError, match="not a positive integer"):
             resolve_config({"max_n": bad}, {})
+
+
+def test_sweep_ttl_option_over_env_over_default() -> None:
+    assert resolve_config({}, {}).sweep_ttl == DEFAULT_SWEEP_TTL == timedelta(hours=24)
+    assert resolve_config({}, {"IU_HARNESS_SWEEP_TTL": "2d"}).sweep_ttl == timedelta(days=2)
+    assert resolve_config({"sweep_ttl": "90m"}, {"IU_HARNESS_SWEEP_TTL": "2d"}).sweep_ttl == timedelta(minutes=90)
+    assert resolve_config({"sweep_ttl": "1h30m"}, {}).sweep_ttl == timedelta(minutes=90)
+    for bad, source in (("24", "--iu-sweep-ttl"), ("0h", "--iu-sweep-ttl"), ("soon", "--iu-sweep-ttl")):
+        with pytest.raises(ConfigError, match=rf"sweep TTL \(from {source}\).*fix: pass e.g. --iu-sweep-ttl 24h"):
+            resolve_config({"sweep_ttl": bad}, {})
+    with pytest.raises(ConfigError, match=r"\(from IU_HARNESS_SWEEP_TTL\): '3 weeks' is not a duration"):
+        resolve_config({}, {"IU_HARNESS_SWEEP_TTL": "3 weeks"})
 
 
 def test_defaults_with_empty_environment() -> None:
