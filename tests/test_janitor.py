@@ -332,7 +332,8 @@ def test_next_run_sweeps_exactly_a_killed_runs_databases_and_keeps_a_live_runs(
         killed.wait()
         on_server = databases(shared)
         killed_dbs, live_dbs = of_pid(on_server, killed.pid), of_pid(on_server, live.pid)
-        assert len(killed_dbs) == 2 and len(live_dbs) == 2, on_server  # template + clone each
+        # each: the schema template (the build check), the baseline's template and the clone
+        assert len(killed_dbs) == 3 and len(live_dbs) == 3, on_server
         assert killed_ready.read_text() in killed_dbs
 
         nxt = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
@@ -341,7 +342,7 @@ def test_next_run_sweeps_exactly_a_killed_runs_databases_and_keeps_a_live_runs(
         assert nxt.returncode == 0, nxt.stdout + nxt.stderr
         (line,) = [line for line in nxt.stdout.splitlines() if "swept" in line]
         run_id = killed_ready.read_text().removeprefix(NAME_PREFIX).split("_db_")[0]
-        assert line == (f"iu-harness: swept 2 stale database(s) of 1 gone run(s): "
+        assert line == (f"iu-harness: swept 3 stale database(s) of 1 gone run(s): "
                         f"{run_id} (pid {killed.pid} is gone from this host)")
         # exactly the killed run's databases went; the live run's, the look-alike and the rest stayed
         assert databases(shared) == on_server - killed_dbs
