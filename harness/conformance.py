@@ -204,15 +204,15 @@ def _function_rows(conn: psycopg.Connection) -> list[Row]:
             rows.append(Row("function", signature, MISSING, got, f"create {signature}", spec.essential))
             continue
         names, _, returns = match
-        problems = []
-        if returns != spec.returns:
-            problems.append(f"returns {returns}")
         want_names = [n for n, _ in spec.arguments]
-        if names and names != want_names:
-            problems.append(f"parameter names ({', '.join(names)})")
-        rows.append(Row("function", signature, DIFFERENT if problems else OK, "; ".join(problems),
-                        "use SPEC's parameter names and return type (callers pass them by name)" if problems else "",
-                        spec.essential and returns != spec.returns))
+        # PostgreSQL identifies a function by name and argument types; other parameter names are
+        # noted (callers that pass arguments by name need SPEC's), not counted as a difference.
+        note = f"parameter names ({', '.join(names)}) differ from SPEC's" if names and names != want_names else ""
+        if returns != spec.returns:
+            rows.append(Row("function", signature, DIFFERENT, f"returns {returns}" + (f"; {note}" if note else ""),
+                            f"return {spec.returns}", spec.essential))
+        else:
+            rows.append(Row("function", signature, OK, note))
     return rows
 
 

@@ -135,9 +135,30 @@ class DatabasePool:
         self.timings["last_clone_s"] = time.perf_counter() - began
         return Database(name, self.server.dsn(name), baseline)
 
+    def copy_of(self, database: Database) -> Database:
+        """A fresh copy of one of our databases (which must have no sessions), e.g. a mutated clone."""
+        name = self._name("db")
+        with self._lock:
+            self._create(name, database.name)
+        return Database(name, self.server.dsn(name), database.baseline)
+
     def close(self) -> None:
         """Drop every database this pool created, clones first, then templates."""
         for name in reversed(list(self._created)):
             with contextlib.suppress(psycopg.Error):
                 self.drop(name)
         self._templates.clear()
+
+
+@dataclass(frozen=True)
+class BaselineClones:
+    """Throwaway databases for a run's probes: fresh clones of one baseline's template."""
+
+    pool: DatabasePool
+    baseline: str | None
+
+    def clone(self) -> Database:
+        return self.pool.clone(self.baseline)
+
+    def drop(self, database: Database) -> None:
+        self.pool.drop(database.name)

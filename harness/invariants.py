@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from harness import db_state
+from harness import conformance, db_state
 from harness.run_context import CheckNotRun
 from harness.spec_calls import ANSWER_KEYS
 
@@ -262,6 +262,18 @@ def rows_match_calls(ctx: RunContext) -> tuple[bool, Evidence]:
                 {"event_type": ctx.scenario.event_type, "actor": ctx.scenario.actor,
                  "emit_mode": ctx.scenario.emit_mode})[0]
     return all(v == ctx.n for v in row.values()), {**row, "expected_each": ctx.n}
+
+
+@invariant("spec_catalog", phase="post_commit",
+           description="SPEC section 1's tables, required columns and types, unique keys, gate rows, function "
+                       "signatures and views are all there (the catalogue half of `iu-harness check`)")
+def spec_catalog(ctx: RunContext) -> tuple[bool, Evidence]:
+    rows = conformance.catalog_rows(ctx.conn)
+    wrong = [{"item": r.item, "status": r.status, "detail": r.detail} for r in rows if not r.ok]
+    evidence: Evidence = {"checked": len(rows), "ok": len(rows) - len(wrong)}
+    if wrong:
+        evidence["missing_or_different"] = wrong
+    return not wrong, evidence
 
 
 @invariant("row_count_deltas", phase="post_commit",

@@ -186,13 +186,13 @@ def _wait_for_lock(admin: psycopg.Connection, pid: int, done: threading.Event) -
 @contextmanager
 def _throwaway_clone(ctx: RunContext) -> Iterator[Database]:
     """A fresh clone of the scenario's baseline for a probe that must commit; dropped afterwards."""
-    if ctx.pool is None:
+    if ctx.clones is None:
         raise CheckNotRun("this probe needs a throwaway clone: run_scenario(..., pool=...) was not given one")
-    database = ctx.pool.clone(ctx.scenario.baseline)
+    database = ctx.clones.clone()
     try:
         yield database
     finally:
-        ctx.pool.drop(database.name)
+        ctx.clones.drop(database)
 
 
 def _second_meets_first(admin: psycopg.Connection, first: psycopg.Connection, second: psycopg.Connection,

@@ -34,6 +34,7 @@ PROVES = {
                                    "kind with the same pieces share the digest, another order does not.",
     "answers_as_spec_derives": "Every 'ok' answer carries SPEC's keys, with the instance and idempotency keys SPEC "
                                "derives.",
+    "spec_catalog": "SPEC section 1's tables, columns, unique keys, gate rows, signatures and views are all there.",
     "rows_match_calls": "Every call's log and lineage rows hold exactly that call's event, template, instance and "
                         "actor.",
     "probe_compose_and_lineage": "fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, "

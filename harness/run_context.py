@@ -7,12 +7,20 @@ Its own module so that the runner (which fills it) and the invariants and probes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
-from harness.databases import Database, DatabasePool
+from harness.databases import Database
 from harness.scenario import SPEC_TABLES, MixItem, Scenario
+
+
+class Clones(Protocol):
+    """Where a probe that must commit gets a throwaway database of the same build and state."""
+
+    def clone(self) -> Database: ...
+
+    def drop(self, database: Database) -> None: ...
 
 
 class CheckNotRun(Exception):
@@ -23,8 +31,8 @@ class CheckNotRun(Exception):
 class RunContext:
     """What a check may read: the connection (inside or after the run), the plan and the facts.
 
-    `pool`, when given, makes throwaway clones of the scenario's baseline (same build): the probes
-    that need committed state of their own (the race) run there, never in the run's database.
+    `clones`, when given, makes throwaway databases of the same build and baseline: the probes that
+    need committed state of their own (the races) run there, never in the run's database.
     """
 
     conn: psycopg.Connection
@@ -34,7 +42,7 @@ class RunContext:
     plan: list[tuple[MixItem, int]]
     pieces: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
-    pool: DatabasePool | None = None
+    clones: Clones | None = None
 
     @property
     def expected_memberships(self) -> int:

@@ -22,10 +22,10 @@ import psycopg
 
 from harness import db_state, probes
 from harness.conformance import require_runnable
-from harness.databases import Database, DatabasePool
+from harness.databases import BaselineClones, Database, DatabasePool
 from harness.errors import HarnessError
 from harness.invariants import PHASES, InvariantResult, invariants_for, load_plugin_invariants
-from harness.run_context import CheckNotRun, RunContext
+from harness.run_context import CheckNotRun, Clones, RunContext
 from harness.scenario import MixItem, Scenario
 from harness.spec_calls import set_gates
 
@@ -226,16 +226,20 @@ def create_plan(ctx: RunContext) -> None:
 
 
 def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bool = True,
-                 progress: Progress | None = None, pool: DatabasePool | None = None) -> RunResult:
+                 progress: Progress | None = None, pool: DatabasePool | None = None,
+                 clones: Clones | None = None) -> RunResult:
     """Run `scenario` at `n` on `database` (which it changes) and check every invariant.
 
-    `pool` (the one `database` was cloned from) gives the race probe a throwaway clone; without
-    it that probe is reported NOT RUN.
+    The race probes need throwaway databases of the same build and state: `clones`, or fresh
+    clones of the scenario's baseline from `pool` (the one `database` came from). Without
+    either they are reported NOT RUN.
     """
+    if clones is None and pool is not None:
+        clones = BaselineClones(pool, scenario.baseline)
     load_plugin_invariants()
     started = time.perf_counter()
     with database.connect(autocommit=True) as conn:
-        ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n), pool=pool)
+        ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n), clones=clones)
         run = _Run(ctx, progress)
         create_plan(ctx)
         _preflight(ctx)

@@ -135,7 +135,7 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
             conn.execute(sql.SQL("ALTER DATABASE {} SET track_functions = 'all'").format(
                 sql.Identifier(database.name)))
         clean_began = time.perf_counter()
-        clean = run_scenario(database, scenario, n)
+        clean = run_scenario(database, scenario, n, pool=session.pool)
         clean_s = time.perf_counter() - clean_began
         covered = _called_functions(database)
     finally:

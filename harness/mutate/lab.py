@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from harness.databases import DatabasePool
+from harness.databases import Database, DatabasePool
 from harness.errors import HarnessError
 from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, judge_error, judge_run, unviable
@@ -35,6 +35,26 @@ def timeout_for(clean_run_s: float) -> float:
     return 5.0 * clean_run_s + 1.0
 
 
+@dataclass(frozen=True)
+class MutantClones:
+    """Throwaway databases for the probes of a mutant's run: copies of the mutated database."""
+
+    pool: DatabasePool
+    mutated: Database
+    timeout_s: float
+
+    def clone(self) -> Database:
+        database = self.pool.copy_of(self.mutated)
+        # Per-database settings are not copied with the database: each copy gets the timeout.
+        with database.connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} SET statement_timeout = {}").format(
+                sql.Identifier(database.name), sql.Literal(f"{int(self.timeout_s * 1000)}ms")))
+        return database
+
+    def drop(self, database: Database) -> None:
+        self.pool.drop(database.name)
+
+
 @dataclass
 class Lab:
     pool: DatabasePool
@@ -43,23 +63,28 @@ class Lab:
     timeout_s: float
 
     def test(self, mutant: Mutant) -> Outcome:
+        """Mutate a fresh clone, then run the scenario on a copy of it; the probes that need
+        databases of their own get further copies of the mutated one, never the clean template."""
         began = time.perf_counter()
-        database = self.pool.clone(self.scenario.baseline)
+        mutated = self.pool.clone(self.scenario.baseline)
+        clones = MutantClones(self.pool, mutated, self.timeout_s)
+        database: Database | None = None
         try:
-            with database.connect(autocommit=True) as conn:
-                conn.execute(sql.SQL("ALTER DATABASE {} SET statement_timeout = {}").format(
-                    sql.Identifier(database.name), sql.Literal(f"{int(self.timeout_s * 1000)}ms")))
+            with mutated.connect(autocommit=True) as conn:
                 try:
                     conn.execute(mutant.sql.encode())  # bytes: sent as is, a '%' in it is not a placeholder
                 except psycopg.Error as exc:
                     return unviable(mutant, exc, time.perf_counter() - began)
+            database = clones.clone()
             try:
-                result = run_scenario(database, self.scenario, self.n)
+                result = run_scenario(database, self.scenario, self.n, clones=clones)
             except (psycopg.Error, HarnessError) as exc:
                 return judge_error(mutant, exc, time.perf_counter() - began)
             return judge_run(mutant, result, time.perf_counter() - began)
         finally:
-            self.pool.drop(database.name)
+            if database is not None:
+                self.pool.drop(database.name)
+            self.pool.drop(mutated.name)
 
     def run(self, mutants: Sequence[Mutant], jobs: int, on_outcome: OnOutcome | None = None) -> list[Outcome]:
         """Test every mutant, `jobs` in parallel; outcomes in the mutants' order."""
