@@ -25,7 +25,7 @@ from harness.floor import time_floor
 from harness.mutate import command as mutate_command
 from harness.report import write_report
 from harness.runner import RunResult, run_scenario
-from harness.scaling import SweepPoint, growth_exponent, verdict, write_sweep_report
+from harness.scaling import SweepPoint, check_scaling, growth_exponent, verdict, write_sweep_report
 from harness.scenario import discover_scenarios, load_scenario
 from harness.session import HarnessSession
 from harness.sql_loader import BUNDLED_BASELINE_DIR
@@ -123,9 +123,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
                 console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
                               f"{speed} · report {path}")
+        scaling = check_scaling(points, scenario.scaling_threshold, scenario.scaling_min_step)
         if len(points) > 1:
-            sweep = write_sweep_report(scenario.name, points, report_dir, environment)
+            sweep = write_sweep_report(scenario.name, points, report_dir, environment, scaling)
             console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
+            console.print(("[red]" if scaling.passed is False else "") + scaling.describe()
+                          + ("[/]" if scaling.passed is False else ""))
     finally:
         session.close()
 
@@ -144,7 +147,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         for failure in result.failed:
             console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
                           f"  evidence: {failure.evidence}")
-    return EXIT_OK if results and all(r.passed for r in results) else EXIT_INVARIANT_FAILED
+    held = results and all(r.passed for r in results) and scaling.passed is not False
+    return EXIT_OK if held else EXIT_INVARIANT_FAILED
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:

@@ -86,6 +86,12 @@ class Scenario:
     driver: str = ""
     not_proven: tuple[str, ...] = ()
     expect: Expectation | None = None
+    # Scaling as a check: per-instance cost at the largest N of a sweep over that at the smallest
+    # may grow at most `scaling_threshold` times when the step of N is at least `scaling_min_step`;
+    # `scaling_sizes` are the two N of the pytest scaling test.
+    scaling_threshold: float = 3.0
+    scaling_min_step: int = 10
+    scaling_sizes: tuple[int, int] = (100, 1000)
 
     def counts_at(self, n: int) -> list[tuple[MixItem, int]]:
         """Split N over the mix by weight (largest remainder, ties to the earlier item)."""
@@ -157,7 +163,7 @@ def load_scenario(path: str | Path) -> Scenario:
     top.unknown_keys({"scenario", "mix", "expect"})
     head = _Fields(path, "scenario", data.get("scenario"))
     head.unknown_keys({"title", "baseline", "actor", "event_type", "emit_mode", "sweep", "slow_sweep",
-                       "driver", "not_proven"})
+                       "driver", "not_proven", "scaling_threshold", "scaling_min_step", "scaling_sizes"})
     baseline = head.table.get("baseline")
     if baseline is not None:
         baseline = head.text("baseline", pattern=_NAME)
@@ -221,8 +227,22 @@ def load_scenario(path: str | Path) -> Scenario:
         emit_mode=head.text("emit_mode", default="live"),
         sweep=head.positive_ints("sweep", required=True), slow_sweep=head.positive_ints("slow_sweep", False),
         mix=tuple(mix), driver=str(head.table.get("driver", "")), not_proven=tuple(not_proven),
-        expect=expect,
+        expect=expect, **_scaling_fields(head),
     )
+
+
+def _scaling_fields(head: _Fields) -> dict[str, Any]:
+    threshold = head.table.get("scaling_threshold", 3.0)
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 1:
+        head.fail("scaling_threshold", "a number above 1 (the allowed growth of per-instance cost)", threshold)
+    step = head.table.get("scaling_min_step", 10)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 2:
+        head.fail("scaling_min_step", "an integer of at least 2 (the smallest step of N the check judges)", step)
+    sizes = head.positive_ints("scaling_sizes", required=False) or (100, 1000)
+    if len(sizes) != 2 or sizes[0] >= sizes[1]:
+        head.fail("scaling_sizes", "two increasing N, e.g. [100, 1000]", list(sizes))
+    return {"scaling_threshold": float(threshold), "scaling_min_step": step,
+            "scaling_sizes": (sizes[0], sizes[1])}
 
 
 def discover_scenarios(folder: str | Path) -> list[Scenario]:
