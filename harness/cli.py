@@ -7,11 +7,13 @@ failed, 2 the harness could not run (bad option, scenario, SQL or server).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,10 +27,11 @@ from harness.floor import time_floor
 from harness.mutate import command as mutate_command
 from harness.report import write_report
 from harness.runner import RunResult, run_scenario
-from harness.scaling import SweepPoint, check_scaling, growth_exponent, verdict, write_sweep_report
-from harness.scenario import discover_scenarios, load_scenario
+from harness.scaling import ScalingCheck, SweepPoint, check_scaling, growth_exponent, verdict, write_sweep_report
+from harness.scenario import Scenario, discover_scenarios, load_scenario
 from harness.session import HarnessSession
 from harness.sql_loader import BUNDLED_BASELINE_DIR
+from harness.workers import write_throughput_report
 
 EXIT_OK, EXIT_INVARIANT_FAILED, EXIT_HARNESS_ERROR = 0, 1, 2
 
@@ -66,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the real rollback step (its invariant is then reported NOT RUN)")
     run.add_argument("--no-floor", dest="floor", action="store_false",
                      help="skip timing the set-based INSERT floor")
+    run.add_argument("--workers", type=_sizes, default=None,
+                     help="run the sweep once per K concurrent workers, e.g. 1,2 (overrides the scenario's "
+                          "workers; writes <scenario>-k<K>-* reports and <scenario>-workers.md with throughput "
+                          "per K)")
 
     commands.add_parser("check", parents=[settings],
                         help="load the build under test into a fresh database and print its conformance to "
@@ -87,51 +94,77 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     session = _session(args)
     sizes = args.n or scenario.sizes_within(session.config.max_n)
     report_dir = Path(args.report_dir) if args.report_dir else session.config.report_dir
-    results: list[RunResult] = []
-    points: list[SweepPoint] = []
+    # --workers K,K...: the same events delivered by each K in turn (reports <scenario>-k<K>-n<N>).
+    variants = [scenario] if not args.workers else [
+        dataclasses.replace(scenario, workers=k, name=f"{scenario.name}-k{k}") for k in args.workers]
+    sweeps: list[tuple[Scenario, list[RunResult], list[SweepPoint], ScalingCheck]] = []
     try:
-        console.print(f"[bold]{scenario.name}[/] · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}")
+        console.print(f"[bold]{scenario.name}[/] · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}"
+                      + (f" · workers K = {', '.join(map(str, args.workers))}" if args.workers else ""))
         environment = describe_environment(session)
         console.print(f"{environment['backend']} PostgreSQL {environment['server_version']} · "
                       f"sql-dir {environment['sql_dir']} · extra-sql {environment['extra_sql']}")
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
-            for n in sizes:
-                task = progress.add_task(f"N={n:,} provisioning", total=n)
-
-                def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
-                    progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
-
-                database = session.pool.clone(scenario.baseline)
-                result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
-                                      pool=session.pool)
-                session.pool.drop(database.name)
-                floor_s = None
-                if args.floor:
-                    progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
-                    floor_db = session.pool.clone(scenario.baseline)
-                    floor_s = time_floor(floor_db, scenario, n)
-                    session.pool.drop(floor_db.name)
-                progress.remove_task(task)
-                rss = peak_rss_mb()
-                point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
-                                   result.timings.get("harness_s", 0.0), rss)
-                result.timings.update({"floor_s": floor_s or 0.0, "peak_rss_mb": rss})
-                path = write_report(result, report_dir, environment)
-                results.append(result)
-                points.append(point)
-                speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
-                console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
-                              f"{speed} · report {path}")
-        scaling = check_scaling(points, scenario.scaling_threshold, scenario.scaling_min_step)
-        if len(points) > 1:
-            sweep = write_sweep_report(scenario.name, points, report_dir, environment, scaling)
-            console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
-            console.print(("[red]" if scaling.passed is False else "") + scaling.describe()
-                          + ("[/]" if scaling.passed is False else ""))
+        for variant in variants:
+            sweeps.append(_sweep(variant, sizes, args, session, report_dir, environment, console))
+        if len(variants) > 1:
+            path = write_throughput_report(scenario.name, [r for _, results, _, _ in sweeps for r in results],
+                                           report_dir, environment)
+            console.print(f"throughput per K: {path}")
     finally:
         session.close()
 
+    held = bool(sweeps)
+    for variant, results, points, scaling in sweeps:
+        held &= _print_results(variant, results, points, console) and scaling.passed is not False
+    return EXIT_OK if held else EXIT_INVARIANT_FAILED
+
+
+def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, session: HarnessSession,
+           report_dir: Path, environment: dict[str, Any],
+           console: Console) -> tuple[Scenario, list[RunResult], list[SweepPoint], ScalingCheck]:
+    """One scenario at every N: reports per N, the sweep report and its scaling check."""
+    results: list[RunResult] = []
+    points: list[SweepPoint] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        for n in sizes:
+            task = progress.add_task(f"N={n:,} provisioning", total=n)
+
+            def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
+                progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
+
+            database = session.pool.clone(scenario.baseline)
+            result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
+                                  pool=session.pool)
+            session.pool.drop(database.name)
+            floor_s = None
+            if args.floor:
+                progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
+                floor_db = session.pool.clone(scenario.baseline)
+                floor_s = time_floor(floor_db, scenario, n)
+                session.pool.drop(floor_db.name)
+            progress.remove_task(task)
+            rss = peak_rss_mb()
+            point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
+                               result.timings.get("harness_s", 0.0), rss)
+            result.timings.update({"floor_s": floor_s or 0.0, "peak_rss_mb": rss})
+            path = write_report(result, report_dir, environment)
+            results.append(result)
+            points.append(point)
+            speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
+            console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
+                          f"{speed} · report {path}")
+    scaling = check_scaling(points, scenario.scaling_threshold, scenario.scaling_min_step)
+    if len(points) > 1:
+        sweep = write_sweep_report(scenario.name, points, report_dir, environment, scaling)
+        console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
+        console.print(("[red]" if scaling.passed is False else "") + scaling.describe()
+                      + ("[/]" if scaling.passed is False else ""))
+    return scenario, results, points, scaling
+
+
+def _print_results(scenario: Scenario, results: list[RunResult], points: list[SweepPoint], console: Console) -> bool:
+    """The one-screen table and every failure's evidence; True when every invariant held."""
     table = Table(title=f"{scenario.name}: invariants per N")
     for column in ("N", "result", "failed invariants", "instances/s", "us/instance", "orchestrator/floor"):
         table.add_column(column)
@@ -147,8 +180,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         for failure in result.failed:
             console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
                           f"  evidence: {failure.evidence}")
-    held = results and all(r.passed for r in results) and scaling.passed is not False
-    return EXIT_OK if held else EXIT_INVARIANT_FAILED
+    return bool(results) and all(r.passed for r in results)
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:

@@ -37,6 +37,7 @@ SPEC_TABLES = (
     "iu_gate",
 )
 KINDS = ("file", "workflow")
+GATE_MODES = ("committed", "in_tx")  # how K workers open the gates (harness/workers.py)
 _SUFFIX_TOKEN = re.compile(r"\{i(?::0(\d+)d)?\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -92,6 +93,12 @@ class Scenario:
     scaling_threshold: float = 3.0
     scaling_min_step: int = 10
     scaling_sizes: tuple[int, int] = (100, 1000)
+    # Concurrent workers (harness/workers.py): 0 = the seeds' single transaction; K >= 1 = K sessions,
+    # `batch` events per transaction, a `redelivered` share of events delivered to two workers.
+    workers: int = 0
+    batch: int = 1000
+    redelivered: float = 0.0
+    gates: str = "committed"
 
     def counts_at(self, n: int) -> list[tuple[MixItem, int]]:
         """Split N over the mix by weight (largest remainder, ties to the earlier item)."""
@@ -163,7 +170,8 @@ def load_scenario(path: str | Path) -> Scenario:
     top.unknown_keys({"scenario", "mix", "expect"})
     head = _Fields(path, "scenario", data.get("scenario"))
     head.unknown_keys({"title", "baseline", "actor", "event_type", "emit_mode", "sweep", "slow_sweep",
-                       "driver", "not_proven", "scaling_threshold", "scaling_min_step", "scaling_sizes"})
+                       "driver", "not_proven", "scaling_threshold", "scaling_min_step", "scaling_sizes",
+                       "workers", "batch", "redelivered", "gates"})
     baseline = head.table.get("baseline")
     if baseline is not None:
         baseline = head.text("baseline", pattern=_NAME)
@@ -227,8 +235,29 @@ def load_scenario(path: str | Path) -> Scenario:
         emit_mode=head.text("emit_mode", default="live"),
         sweep=head.positive_ints("sweep", required=True), slow_sweep=head.positive_ints("slow_sweep", False),
         mix=tuple(mix), driver=str(head.table.get("driver", "")), not_proven=tuple(not_proven),
-        expect=expect, **_scaling_fields(head),
+        expect=expect, **_scaling_fields(head), **_worker_fields(head),
     )
+
+
+def _count(head: _Fields, key: str, default: int, minimum: int) -> int:
+    value = head.table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        head.fail(key, f"an integer of at least {minimum}", value)
+    return value
+
+
+def _worker_fields(head: _Fields) -> dict[str, Any]:
+    share = head.table.get("redelivered", 0.0)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+        head.fail("redelivered", "a share between 0 and 1 (events delivered to two workers)", share)
+    gates = head.table.get("gates", "committed")
+    if gates not in GATE_MODES:
+        head.fail("gates", f"one of {GATE_MODES} (how K workers open the gates)", gates)
+    workers = _count(head, "workers", 0, 0)
+    if (share or "gates" in head.table or "batch" in head.table) and not workers:
+        head.fail("workers", "K >= 1 when batch, redelivered or gates is set", workers)
+    return {"workers": workers, "batch": _count(head, "batch", 1000, 1), "redelivered": float(share),
+            "gates": gates}
 
 
 def _scaling_fields(head: _Fields) -> dict[str, Any]:
