@@ -149,6 +149,8 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [f"Scenario `{s.path.name}` · baseline `{s.baseline or 'schema only'}` · actor `{s.actor}` · "
             f"event_type `{s.event_type}` · emit_mode `{s.emit_mode}`", ""]
 
+    if hasattr(s.baseline, "describe"):  # a generated world (harness/generated.py): say what it holds
+        out += [f"Generated baseline {s.baseline.describe()}.", ""]  # type: ignore[union-attr]
     out += ["## Driver", ""]
     if s.driver:
         out += [f"Origin: `{s.driver}`", ""]

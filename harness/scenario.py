@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
+from harness.generated import GeneratedBaseline
 
 SPEC_TABLES = (
     "iu",
@@ -77,7 +78,7 @@ class Scenario:
     name: str
     path: Path
     title: str
-    baseline: str | None
+    baseline: str | GeneratedBaseline | None  # a file baseline's name, or a [generate]d world
     actor: str
     event_type: str
     emit_mode: str
@@ -167,7 +168,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {exc}", fix="fix the TOML syntax") from exc
 
     top = _Fields(path, "<file>", data)
-    top.unknown_keys({"scenario", "mix", "expect"})
+    top.unknown_keys({"scenario", "mix", "expect", "generate"})
     head = _Fields(path, "scenario", data.get("scenario"))
     head.unknown_keys({"title", "baseline", "actor", "event_type", "emit_mode", "sweep", "slow_sweep",
                        "driver", "not_proven", "scaling_threshold", "scaling_min_step", "scaling_sizes",
@@ -175,6 +176,8 @@ def load_scenario(path: str | Path) -> Scenario:
     baseline = head.table.get("baseline")
     if baseline is not None:
         baseline = head.text("baseline", pattern=_NAME)
+    if "generate" in data:  # the [scenario] baseline, if any, is what the generated world is built on
+        baseline = _generated(_Fields(path, "generate", data["generate"]), baseline)
     not_proven = head.table.get("not_proven", [])
     if not isinstance(not_proven, list) or not all(isinstance(x, str) for x in not_proven):
         head.fail("not_proven", "a list of strings", not_proven)
@@ -237,6 +240,38 @@ def load_scenario(path: str | Path) -> Scenario:
         mix=tuple(mix), driver=str(head.table.get("driver", "")), not_proven=tuple(not_proven),
         expect=expect, **_scaling_fields(head), **_worker_fields(head),
     )
+
+
+def _generated(gen: _Fields, base: str | None) -> GeneratedBaseline:
+    gen.unknown_keys({"seed", "templates", "kinds", "versions", "pieces", "reuse_share", "identical_graphs",
+                      "reordered_graphs", "background_instances", "manual_lineage", "lifecycle", "vector"})
+    templates = _count(gen, "templates", 4, 1)
+    kinds = gen.table.get("kinds", list(KINDS))
+    if not isinstance(kinds, list) or not kinds or not set(kinds) <= set(KINDS) or len(set(kinds)) != len(kinds):
+        gen.fail("kinds", f"distinct kinds among {KINDS}", kinds)
+    versions = gen.table.get("versions", ["v1"])
+    if not isinstance(versions, list) or not versions or not all(
+            isinstance(v, str) and _NAME.fullmatch(v) for v in versions) or len(set(versions)) != len(versions):
+        gen.fail("versions", "distinct version names such as ['v1', 'v2']", versions)
+    pieces = gen.positive_ints("pieces", required=True)
+    if len(pieces) != 2 or pieces[0] > pieces[1]:
+        gen.fail("pieces", "[min, max] piece counts, min <= max", list(pieces))
+    share = gen.table.get("reuse_share", 0.0)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+        gen.fail("reuse_share", "a share between 0 and 1", share)
+    identical, reordered = _count(gen, "identical_graphs", 0, 0), _count(gen, "reordered_graphs", 0, 0)
+    if identical + reordered >= templates:
+        gen.fail("templates", f"more than identical_graphs + reordered_graphs = {identical + reordered} "
+                              "(they copy the other templates' graphs)", templates)
+    if reordered and pieces[0] < 2:
+        gen.fail("pieces", "a minimum of 2 when reordered_graphs is set (one piece has no other order)",
+                 list(pieces))
+    return GeneratedBaseline(
+        seed=_count(gen, "seed", 0, 0), templates=templates, kinds=tuple(kinds), versions=tuple(versions),
+        pieces=(pieces[0], pieces[1]), reuse_share=float(share), identical_graphs=identical,
+        reordered_graphs=reordered, background_instances=_count(gen, "background_instances", 0, 0),
+        manual_lineage=_count(gen, "manual_lineage", 0, 0), lifecycle=_count(gen, "lifecycle", 0, 0),
+        vector=_count(gen, "vector", 0, 0), base=base)
 
 
 def _count(head: _Fields, key: str, default: int, minimum: int) -> int:
