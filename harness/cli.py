@@ -33,11 +33,12 @@ from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render
 from harness.mutate import command as mutate_command
 from harness.report import write_report
 from harness.runner import RunResult, run_scenario
-from harness.scaling import SweepPoint, growth_exponent, verdict, write_sweep_report
+from harness.scaling import ScalingCheck, SweepPoint, check_scaling, growth_exponent, verdict, write_sweep_report
 from harness.scenario import Scenario, discover_scenarios, load_scenario
 from harness.servers.pg_binaries import version_labels
 from harness.session import HarnessSession
 from harness.sql_loader import BUNDLED_BASELINE_DIR
+from harness.workers import write_throughput_report
 
 EXIT_OK, EXIT_INVARIANT_FAILED, EXIT_HARNESS_ERROR = 0, 1, 2
 
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the real rollback step (its invariant is then reported NOT RUN)")
     run.add_argument("--no-floor", dest="floor", action="store_false",
                      help="skip timing the set-based INSERT floor")
+    run.add_argument("--workers", type=_sizes, default=None,
+                     help="run the sweep once per K concurrent workers, e.g. 1,2 (overrides the scenario's "
+                          "workers; writes <scenario>-k<K>-* reports and <scenario>-workers.md with throughput "
+                          "per K)")
 
     commands.add_parser("check", parents=[settings],
                         help="load the build under test into a fresh database and print its conformance to "
@@ -112,65 +117,100 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     report_dir = Path(args.report_dir) if args.report_dir else config.report_dir
     if len(config.pg) > 1:
         return _run_matrix(args, console, scenario, config, sizes, report_dir)
-    results, points, _ = _run_sweep(args, console, scenario, HarnessSession(config, max(sizes)), sizes, report_dir)
+    results, points, _, held = _run_sweep(args, console, scenario, HarnessSession(config, max(sizes)), sizes,
+                                          report_dir)
     append_step_summary(sweep_summary_markdown(f"{scenario.name}: invariants per N", results, points))
-    return EXIT_OK if results and all(r.passed for r in results) else EXIT_INVARIANT_FAILED
+    return EXIT_OK if held else EXIT_INVARIANT_FAILED
 
 
 def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, session: HarnessSession,
-               sizes: Sequence[int], report_dir: Path) -> tuple[list[RunResult], list[SweepPoint], dict[str, Any]]:
-    """The scenario at every N on one server: reports, sweep report, summary table; closes the session."""
-    results: list[RunResult] = []
-    points: list[SweepPoint] = []
+               sizes: Sequence[int], report_dir: Path
+               ) -> tuple[list[RunResult], list[SweepPoint], dict[str, Any], bool]:
+    """The scenario at every N on one server (once per K of --workers): reports, sweep reports, scaling
+    checks and summary tables; closes the session. The last value: every invariant and check held."""
+    # --workers K,K...: the same events delivered by each K in turn (reports <scenario>-k<K>-n<N>).
+    variants = [scenario] if not args.workers else [
+        dataclasses.replace(scenario, workers=k, name=f"{scenario.name}-k{k}") for k in args.workers]
+    sweeps: list[tuple[Scenario, list[RunResult], list[SweepPoint], ScalingCheck]] = []
+    environment: dict[str, Any] = {}
     try:
-        console.print(f"[bold]{scenario.name}[/] · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}")
+        console.print(f"[bold]{scenario.name}[/] · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}"
+                      + (f" · workers K = {', '.join(map(str, args.workers))}" if args.workers else ""))
         environment = describe_environment(session)
         console.print(f"{environment['backend']} PostgreSQL {environment['server_version']} · "
                       f"sql-dir {environment['sql_dir']} · extra-sql {environment['extra_sql']}")
         _say_sweep(session, console)
         if session.server.placement_notice:
             console.print(session.server.placement_notice)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
-            for n in sizes:
-                task = progress.add_task(f"N={n:,} provisioning", total=n)
-
-                def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
-                    progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
-
-                try:
-                    database = session.pool.clone(scenario.baseline)
-                    result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
-                                          pool=session.pool)
-                    session.pool.drop(database.name)
-                    floor_s = None
-                    if args.floor:
-                        progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
-                        floor_db = session.pool.clone(scenario.baseline)
-                        floor_s = time_floor(floor_db, scenario, n)
-                        session.pool.drop(floor_db.name)
-                except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
-                    explained = session.explain_failure(exc)
-                    if explained is not None:
-                        raise explained from exc
-                    raise
-                progress.remove_task(task)
-                rss = peak_rss_mb()
-                point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
-                                   result.timings.get("harness_s", 0.0), rss)
-                result.timings.update({"floor_s": floor_s or 0.0, "peak_rss_mb": rss})
-                path = write_report(result, report_dir, environment)
-                results.append(result)
-                points.append(point)
-                speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
-                console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
-                              f"{speed} · report {path}")
-        if len(points) > 1:
-            sweep = write_sweep_report(scenario.name, points, report_dir, environment)
-            console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
+        for variant in variants:
+            sweeps.append(_sweep(variant, sizes, args, session, report_dir, environment, console))
+        if len(variants) > 1:
+            path = write_throughput_report(scenario.name, [r for _, results, _, _ in sweeps for r in results],
+                                           report_dir, environment)
+            console.print(f"throughput per K: {path}")
     finally:
         session.close()
 
+    held = bool(sweeps)
+    for variant, results, points, scaling in sweeps:
+        held &= _print_results(variant, results, points, console) and scaling.passed is not False
+    all_results = [r for _, results, _, _ in sweeps for r in results]
+    all_points = [p for _, _, points, _ in sweeps for p in points]
+    return all_results, all_points, environment, held
+
+
+def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, session: HarnessSession,
+           report_dir: Path, environment: dict[str, Any],
+           console: Console) -> tuple[Scenario, list[RunResult], list[SweepPoint], ScalingCheck]:
+    """One scenario at every N: reports per N, the sweep report and its scaling check."""
+    results: list[RunResult] = []
+    points: list[SweepPoint] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        for n in sizes:
+            task = progress.add_task(f"N={n:,} provisioning", total=n)
+
+            def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
+                progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
+
+            try:
+                database = session.pool.clone(scenario.baseline)
+                result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
+                                      pool=session.pool)
+                session.pool.drop(database.name)
+                floor_s = None
+                if args.floor:
+                    progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
+                    floor_db = session.pool.clone(scenario.baseline)
+                    floor_s = time_floor(floor_db, scenario, n)
+                    session.pool.drop(floor_db.name)
+            except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
+                explained = session.explain_failure(exc)
+                if explained is not None:
+                    raise explained from exc
+                raise
+            progress.remove_task(task)
+            rss = peak_rss_mb()
+            point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
+                               result.timings.get("harness_s", 0.0), rss)
+            result.timings.update({"floor_s": floor_s or 0.0, "peak_rss_mb": rss})
+            path = write_report(result, report_dir, environment)
+            results.append(result)
+            points.append(point)
+            speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
+            console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
+                          f"{speed} · report {path}")
+    scaling = check_scaling(points, scenario.scaling_threshold, scenario.scaling_min_step)
+    if len(points) > 1:
+        sweep = write_sweep_report(scenario.name, points, report_dir, environment, scaling)
+        console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
+        console.print(("[red]" if scaling.passed is False else "") + scaling.describe()
+                      + ("[/]" if scaling.passed is False else ""))
+    return scenario, results, points, scaling
+
+
+def _print_results(scenario: Scenario, results: list[RunResult], points: list[SweepPoint], console: Console) -> bool:
+    """The one-screen table and every failure's evidence; True when every invariant held."""
     table = Table(title=f"{scenario.name}: invariants per N")
     for column in SUMMARY_COLUMNS:
         table.add_column(column)
@@ -181,7 +221,7 @@ def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, s
         for failure in result.failed:
             console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
                           f"  evidence: {failure.evidence}")
-    return results, points, environment
+    return bool(results) and all(r.passed for r in results)
 
 
 def _run_matrix(args: argparse.Namespace, console: Console, scenario: Scenario, config: HarnessConfig,
@@ -194,8 +234,8 @@ def _run_matrix(args: argparse.Namespace, console: Console, scenario: Scenario, 
         run = VersionRun(label, spec)
         session = HarnessSession(dataclasses.replace(config, pg=(spec,)), max(sizes))
         try:
-            run.results, run.points, run.environment = _run_sweep(args, console, scenario, session, sizes,
-                                                                 report_dir / label)
+            run.results, run.points, run.environment, _ = _run_sweep(args, console, scenario, session, sizes,
+                                                                    report_dir / label)
         except HarnessError as exc:  # this version could not run; the others still do
             run.error = str(exc)
             console.print(f"[red]{label}: could not run:[/] {exc}")

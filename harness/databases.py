@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from harness.config import HarnessConfig
+from harness.generated import GeneratedBaseline
 from harness.janitor import NAME_PREFIX, Mark, SweepResult, sweep_quietly
 from harness.servers.base import Server
 from harness.sql_loader import load_files, resolve_baseline, schema_files
@@ -93,26 +94,30 @@ class DatabasePool:
         with contextlib.suppress(ValueError):
             self._created.remove(name)
 
-    def files_for(self, baseline: str | None) -> list[Path]:
+    def files_for(self, baseline: str | GeneratedBaseline | None) -> list[Path]:
         files = [*schema_files(self.config.sql_dir), *self.config.extra_sql]
+        if isinstance(baseline, GeneratedBaseline):
+            baseline = baseline.base  # the file baseline it is built on; the world is built after the files
         if baseline:
             files.append(resolve_baseline(self.config, baseline))
         return files
 
-    def template(self, baseline: str | None = None) -> Database:
+    def template(self, baseline: str | GeneratedBaseline | None = None) -> Database:
         """The loaded template for a baseline (None: schema only), built on first use."""
-        key = baseline or ""
+        key = str(baseline or "")
         with self._lock:
             if key in self._templates:
                 return self._templates[key]
             files = self.files_for(baseline)  # resolves the baseline before creating anything
-            name = self._name(f"tpl_{(baseline or 'schema').replace('-', '_')}")
+            name = self._name(f"tpl_{(key or 'schema').replace('-', '_')}")
             self.sweep_stale()  # here, so its time stays out of the template's load time
             began = time.perf_counter()
             self._create(name)
             try:
                 with self.server.connect(name) as conn:
                     load_files(conn, files)
+                    if isinstance(baseline, GeneratedBaseline):
+                        baseline.build(conn)
                     # Clones inherit these statistics; without them the planner guesses
                     # table sizes and picks hash joins that cost 3x per orchestrator call.
                     conn.execute("ANALYZE")
@@ -121,11 +126,11 @@ class DatabasePool:
                 self.drop(name)
                 raise
             self.timings[f"template_load_s[{key or 'schema'}]"] = time.perf_counter() - began
-            database = Database(name, self.server.dsn(name), baseline)
+            database = Database(name, self.server.dsn(name), key or None)
             self._templates[key] = database
             return database
 
-    def clone(self, baseline: str | None = None) -> Database:
+    def clone(self, baseline: str | GeneratedBaseline | None = None) -> Database:
         """A fresh database copied from the baseline's template."""
         template = self.template(baseline)
         name = self._name("db")
@@ -133,7 +138,7 @@ class DatabasePool:
         with self._lock:  # CREATE DATABASE ... TEMPLATE needs the template free of sessions
             self._create(name, template.name)
         self.timings["last_clone_s"] = time.perf_counter() - began
-        return Database(name, self.server.dsn(name), baseline)
+        return Database(name, self.server.dsn(name), template.baseline)
 
     def copy_of(self, database: Database) -> Database:
         """A fresh copy of one of our databases (which must have no sessions), e.g. a mutated clone."""

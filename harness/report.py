@@ -50,6 +50,8 @@ PROVES = {
     "gates_closed_after_commit": "A new session sees both gates closed after COMMIT.",
     "template_summary_counts": "The per-template observability view counts every instance of the run.",
     "pinned_seed_numbers": "The absolute numbers of the seed report are reproduced exactly.",
+    "at_least_once_delivery": "With concurrent workers and events delivered twice, every event has exactly one "
+                              "'ok'; each other delivery answered 'duplicate' naming the same instance.",
     "idempotent_replay": "Replaying all {n} events writes nothing and returns the original instances.",
     "rollback_dry_run_addressable": "The actor-scoped rollback addresses exactly this run's {n} instances "
                                     "in one call, and its dry run changes nothing.",
@@ -125,6 +127,36 @@ def _probe_summary(name: str, ev: dict[str, Any]) -> str:
     return _compact(ev)
 
 
+def _workers_driver(result: RunResult, gates: str) -> str:
+    s, n = result.scenario, result.n
+    facts = result.facts.get("workers", {})
+    redelivered = facts.get("redelivered", round(n * s.redelivered))
+    opened = (f"{gates} opened in one committed transaction before the workers start and closed after the last "
+              "batch (the workers never touch the gate rows)" if s.gates == "committed" else
+              f"{gates} opened and closed inside every batch (the batches queue on the gate rows)")
+    return (f"{s.workers} concurrent workers, one session each: event seq goes to worker (seq - 1) % {s.workers}; "
+            f"{redelivered:,} of the {n:,} events ({s.redelivered:.0%}) are delivered again to the next worker at "
+            f"the same place in its stream (at-least-once, {n + redelivered:,} deliveries); each worker calls "
+            f"fn_iu_auto_instantiate_from_event over its stream in seq order, {s.batch:,} events per transaction "
+            f"(deadlocks and serialization failures retried); {opened} → in-TX checks after the last batch")
+
+
+def _workers_timings(facts: dict[str, Any]) -> list[str]:
+    """Throughput and what the workers waited on (sampled pg_stat_activity / pg_locks): not deterministic."""
+    if not facts:
+        return []
+    waits = facts.get("lock_waits", {})
+    out = [f"Workers: {facts['workers']} · batch {facts['batch']:,} · gates {facts['gates']} · "
+           f"{facts['events_per_s']:,.0f} events/s over {facts['wall_s']:.3f} s · {facts['batches']:,} batches, "
+           f"{facts['retries']} retried · lock waits in {waits.get('samples_with_a_waiting_worker', 0)} of "
+           f"{waits.get('samples', 0)} samples", ""]
+    if waits.get("top_waits"):
+        out += _table(["Wait", "Lock", "Waiting statement", "Samples"],
+                      [[w["wait"], w["lock"], f"`{w['statement']}`", w["samples"]] for w in waits["top_waits"]])
+        out += [""]
+    return out
+
+
 def verdict(result: RunResult) -> str:
     """PASS only when every invariant that ran held; says how many did not run."""
     word = "PASS" if result.passed else "FAIL"
@@ -138,14 +170,19 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [f"Scenario `{s.path.name}` · baseline `{s.baseline or 'schema only'}` · actor `{s.actor}` · "
             f"event_type `{s.event_type}` · emit_mode `{s.emit_mode}`", ""]
 
+    if hasattr(s.baseline, "describe"):  # a generated world (harness/generated.py): say what it holds
+        out += [f"Generated baseline {s.baseline.describe()}.", ""]  # type: ignore[union-attr]
     out += ["## Driver", ""]
     if s.driver:
         out += [f"Origin: `{s.driver}`", ""]
     gates = "iu_core.composer_enabled and iu_core.auto_instantiate_enabled"
-    out += [f"Single transaction: BEGIN → open {gates} → fn_iu_auto_instantiate_from_event x {n:,} "
-            f"({len(result.plan)} templates) → close both gates → in-TX verification → COMMIT → "
-            "post-commit verification → replay of every event → rollback dry run"
-            + (" → real rollback." if "rollback_restores_pre_state" in by_name else "."), ""]
+    tail = ("post-commit verification → replay of every event → rollback dry run"
+            + (" → real rollback." if "rollback_restores_pre_state" in by_name else "."))
+    if s.workers:
+        out += [_workers_driver(result, gates) + " → " + tail, ""]
+    else:
+        out += [f"Single transaction: BEGIN → open {gates} → fn_iu_auto_instantiate_from_event x {n:,} "
+                f"({len(result.plan)} templates) → close both gates → in-TX verification → COMMIT → " + tail, ""]
     id_rules = sorted({"md5(scenario || ':' || template || ':' || i)::uuid" if m.event_id_base is None
                        else "the seed's synthetic ids (base + i)" for m, _ in result.plan})
     out += [f"Event ids: {'; '.join(id_rules)}. Idempotency key per call = "
@@ -195,10 +232,11 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         if n and "iu_piece_membership" in tables:
             memb = tables["iu_piece_membership"]["delta"]
             out += [f"Memberships per instance: {memb:,} / {n:,} = {memb / n:.2f} on average.", ""]
-        audit = facts["post"]["digest_audit"]
-        out += [f"digest_drift / digest_ok / total = {audit['drift']:,} / {audit['ok']:,} / {audit['total']:,} "
-                "(whole database, recomputed by the harness through fn_iu_manifest_digest)", ""]
-        out += [_view_line(by_name.get("digest_audit_view_agrees"), result.not_run_reasons), ""]
+        audit = facts["post"].get("digest_audit")  # absent when the run's writes did not commit
+        if audit is not None:
+            out += [f"digest_drift / digest_ok / total = {audit['drift']:,} / {audit['ok']:,} / {audit['total']:,} "
+                    "(whole database, recomputed by the harness through fn_iu_manifest_digest)", ""]
+            out += [_view_line(by_name.get("digest_audit_view_agrees"), result.not_run_reasons), ""]
 
     if facts.get("sample"):
         out += ["## Digest sample", ""]
@@ -287,6 +325,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                 for k, v in sorted(result.timings.items())]
         rows += [[k, _fmt(v)] for k, v in sorted((environment or {}).items())]
         out += [*_table(["Measure", "Value"], rows), ""]
+        out += _workers_timings(facts.get("workers", {}))
     return "\n".join(out)
 
 
@@ -314,6 +353,7 @@ def to_json(result: RunResult, environment: dict[str, Any] | None = None) -> dic
         "digest_sample": facts.get("sample", []),
         "rollback_dry_run": facts.get("dry_run", {}).get("summary"),
         "rollback": facts.get("rollback", {}).get("result"),
+        "workers": facts.get("workers"),
         "timings": result.timings,
         "environment": environment or {},
     }

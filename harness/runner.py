@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from harness import db_state, probes
+from harness import db_state, probes, workers
 from harness.conformance import require_runnable
 from harness.databases import BaselineClones, Database, DatabasePool
 from harness.errors import HarnessError
@@ -29,7 +29,7 @@ from harness.run_context import CheckNotRun, Clones, RunContext
 from harness.scenario import MixItem, Scenario
 from harness.spec_calls import set_gates
 
-assert probes  # imported for its @invariant registrations
+assert probes and workers  # imported for their @invariant registrations
 
 Progress = Callable[[str, int, int], None]
 
@@ -247,23 +247,8 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
         ctx.facts["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         not_run: list[str] = []
 
-        # The scenario transaction, as the seeds' driver: gates toggled inside it.
-        tx_began = time.perf_counter()
-        checks_s = 0.0
-        try:
-            with conn.transaction():
-                set_gates(conn, True)
-                run.timings["calls_s"] = run.call_all("iu_run_calls", "scaleout")
-                set_gates(conn, False)
-                checks_began = time.perf_counter()
-                run.check_phase("in_tx")
-                checks_s = time.perf_counter() - checks_began
-            run.timings["transaction_s"] = time.perf_counter() - tx_began - checks_s
-            committed = True
-        except psycopg.Error as exc:
-            run.step_failed("scenario_transaction_committed", "the scenario transaction ran to COMMIT",
-                            "in_tx", exc)
-            committed = False
+        # K concurrent sessions (harness/workers.py), or the seeds' one scenario transaction.
+        committed = _deliver_with_workers(run) if scenario.workers else _scenario_transaction(run)
 
         if committed:
             run.progress("post-commit checks", n, n)
@@ -294,8 +279,46 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             run.timings["per_instance_us"] = run.timings["calls_s"] / n * 1e6
             run.timings["instances_per_s"] = n / run.timings["calls_s"] if run.timings["calls_s"] else 0.0
         ctx.facts["sample"] = _digest_sample(ctx) if committed else []
+        if scenario.workers:
+            workers.drop(conn)
         return RunResult(scenario, n, run.results, ctx.facts, run.timings, ctx.plan, ctx.pieces, not_run,
                          dict(run.not_run))
+
+
+def _scenario_transaction(run: _Run) -> bool:
+    """The scenario transaction, as the seeds' driver: gates toggled inside it. True when it committed."""
+    conn = run.ctx.conn
+    tx_began = time.perf_counter()
+    checks_s = 0.0
+    try:
+        with conn.transaction():
+            set_gates(conn, True)
+            run.timings["calls_s"] = run.call_all("iu_run_calls", "scaleout")
+            set_gates(conn, False)
+            checks_began = time.perf_counter()
+            run.check_phase("in_tx")
+            checks_s = time.perf_counter() - checks_began
+        run.timings["transaction_s"] = time.perf_counter() - tx_began - checks_s
+        return True
+    except psycopg.Error as exc:
+        run.step_failed("scenario_transaction_committed", "the scenario transaction ran to COMMIT", "in_tx", exc)
+        return False
+
+
+def _deliver_with_workers(run: _Run) -> bool:
+    """K workers deliver the events (each batch commits); then the in-TX checks, in a transaction."""
+    ctx = run.ctx
+    facts = workers.deliver(ctx)
+    ctx.facts["workers"] = facts
+    if "error" in facts:
+        run.results.append(InvariantResult(
+            "workers_delivered_every_event", "in_tx", "every worker delivered its events to COMMIT "
+            "(deadlocks and serialization failures retried)", False, facts["error"]))
+        return False
+    run.timings["calls_s"] = run.timings["transaction_s"] = facts["wall_s"]
+    with ctx.conn.transaction():
+        run.check_phase("in_tx")
+    return True
 
 
 def _replay(run: _Run) -> None:

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.databases import Database, DatabasePool
+from harness.errors import HarnessError
+from harness.run_context import RunContext
+from harness.runner import call_orchestrator, create_plan
+from harness.scenario import Scenario
+from harness.spec_calls import set_gates
+
+SCALING_CHECK = "scaling_per_instance_cost"
 LINEAR_TOLERANCE = 0.10  # exponent up to 1.10 counts as linear on a noisy shared machine
 TARGET_INSTANCES_PER_S = 5000  # the project's speed target at N = 100,000 (shown, never asserted)
 
@@ -51,6 +60,55 @@ def growth_exponent(points: list[SweepPoint]) -> float | None:
         return None
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+@dataclass(frozen=True)
+class ScalingCheck:
+    """The one timing that may fail a run: a ratio of two costs measured in the same run.
+
+    `passed` is None when it could not judge (fewer than two timed N, or a step of N below
+    the scenario's `scaling_min_step`): reported NOT RUN with `reason`, never as held.
+    """
+
+    passed: bool | None
+    evidence: dict[str, Any]
+    reason: str = ""
+    name: str = SCALING_CHECK
+
+    @property
+    def verdict(self) -> str:
+        return "NOT RUN" if self.passed is None else "PASS" if self.passed else "FAIL"
+
+    def describe(self) -> str:
+        if self.passed is None:
+            return f"{self.name}: NOT RUN ({self.reason})"
+        ev = self.evidence
+        return (f"{self.name}: {self.verdict}: {ev['largest']['per_instance_us']:.1f} us per instance at "
+                f"N={ev['largest']['n']:,} vs {ev['smallest']['per_instance_us']:.1f} us at "
+                f"N={ev['smallest']['n']:,}: x{ev['ratio']:.2f} (allowed x{ev['threshold']:g} over a "
+                f"x{ev['step']:g} step of N)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "passed": self.passed, "verdict": self.verdict, "reason": self.reason,
+                "evidence": self.evidence}
+
+
+def check_scaling(points: list[SweepPoint], threshold: float, min_step: int) -> ScalingCheck:
+    """Per-instance cost at the largest N over that at the smallest, both from this sweep."""
+    timed = sorted((p for p in points if p.calls_s > 0), key=lambda p: p.n)
+    rule = {"threshold": threshold, "min_step": min_step}
+    if len(timed) < 2:
+        return ScalingCheck(None, rule, "needs two or more N whose scenario transaction ran")
+    small, large = timed[0], timed[-1]
+    step = large.n / small.n
+    evidence = {**rule, "step": step,
+                "smallest": {"n": small.n, "per_instance_us": round(small.per_instance_us, 3)},
+                "largest": {"n": large.n, "per_instance_us": round(large.per_instance_us, 3)},
+                "ratio": round(large.per_instance_us / small.per_instance_us, 3)}
+    if step < min_step:
+        return ScalingCheck(None, evidence, f"N grows only x{step:g} in this sweep (the check needs "
+                                            f"x{min_step} or more, e.g. --n 1000,10000)")
+    return ScalingCheck(evidence["ratio"] <= threshold, evidence)
 
 
 def verdict(exponent: float | None) -> str:
@@ -92,8 +150,9 @@ def plot(points: list[SweepPoint], path: Path, title: str) -> Path:
 
 
 def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Path,
-                       environment: dict[str, Any]) -> Path:
-    """`<scenario>-sweep.md/.json/.png`: per-N cost, floor ratio, exponent and verdict."""
+                       environment: dict[str, Any], check: ScalingCheck | None = None,
+                       extra_sections: list[str] | None = None) -> Path:
+    """`<scenario>-sweep.md/.json/.png`: per-N cost, floor ratio, exponent and verdict, the scaling check."""
     folder.mkdir(parents=True, exist_ok=True)
     points = sorted(points, key=lambda p: p.n)
     exponent = growth_exponent(points)
@@ -117,6 +176,11 @@ def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Pat
                  _or_dash(p.peak_rss_mb, "{:.0f}")]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Timings come from one run on a shared machine; read trends, not single digits.", ""]
+    if check is not None:
+        lines += ["## Checks", "", "| check | result | evidence |", "|---|---|---|",
+                  f"| `{check.name}` | {check.verdict if check.passed is not False else '**FAIL**'} | "
+                  f"{check.describe().split(': ', 1)[1]} |", ""]
+    lines += extra_sections or []
     lines += [f"- {k}: {v}" for k, v in sorted(environment.items())] + [""]
     md = folder / f"{scenario_name}-sweep.md"
     md.write_text("\n".join(lines), encoding="utf-8")
@@ -126,5 +190,43 @@ def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Pat
                     "instances_per_s": p.instances_per_s, "floor_s": p.floor_s, "floor_ratio": p.floor_ratio,
                     "harness_s": p.harness_s, "passed": p.passed, "peak_rss_mb": p.peak_rss_mb}
                    for p in points],
+        "checks": [check.to_dict()] if check is not None else [],
         "environment": environment}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return md
+
+
+def time_scenario_transaction(database: Database, scenario: Scenario, n: int) -> float:
+    """Seconds the orchestrator calls of one scenario transaction take (gates in-TX, COMMIT).
+
+    The run's calls must all answer 'ok' (a timing of refused calls would mean nothing).
+    """
+    with database.connect(autocommit=True) as conn:
+        create_plan(RunContext(conn, database, scenario, n, scenario.counts_at(n)))
+        with conn.transaction():
+            set_gates(conn, True)
+            spent = call_orchestrator(conn, scenario, n)
+            set_gates(conn, False)
+        row = conn.execute("SELECT count(*) FILTER (WHERE result->>'status' = 'ok') FROM pg_temp.iu_run_calls"
+                           ).fetchone()
+    if row is None or row[0] != n:
+        raise HarnessError(f"{scenario.name} N={n:,}: only {row and row[0]} of {n:,} calls answered 'ok'",
+                           fix=f"run `iu-harness run {scenario.path} --n {n}` to see which invariant fails")
+    return spent
+
+
+def measure_scaling(pool: DatabasePool, scenario: Scenario, rounds: int = 3) -> ScalingCheck:
+    """The scaling check at the scenario's two `scaling_sizes`: median of `rounds` runs each,
+    interleaved (small, large, small, ...) so a burst of load on the machine hits both sizes."""
+    small, large = scenario.scaling_sizes
+    spent: dict[int, list[float]] = {small: [], large: []}
+    for _ in range(rounds):
+        for n in (small, large):
+            database = pool.clone(scenario.baseline)
+            try:
+                spent[n].append(time_scenario_transaction(database, scenario, n))
+            finally:
+                pool.drop(database.name)
+    points = [SweepPoint(n, statistics.median(times), None, True, 0.0) for n, times in spent.items()]
+    check = check_scaling(points, scenario.scaling_threshold, min_step=2)
+    check.evidence["rounds"] = rounds
+    return check

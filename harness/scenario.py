@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
+from harness.generated import GeneratedBaseline
 
 SPEC_TABLES = (
     "iu",
@@ -37,6 +38,7 @@ SPEC_TABLES = (
     "iu_gate",
 )
 KINDS = ("file", "workflow")
+GATE_MODES = ("committed", "in_tx")  # how K workers open the gates (harness/workers.py)
 _SUFFIX_TOKEN = re.compile(r"\{i(?::0(\d+)d)?\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -76,7 +78,7 @@ class Scenario:
     name: str
     path: Path
     title: str
-    baseline: str | None
+    baseline: str | GeneratedBaseline | None  # a file baseline's name, or a [generate]d world
     actor: str
     event_type: str
     emit_mode: str
@@ -86,6 +88,18 @@ class Scenario:
     driver: str = ""
     not_proven: tuple[str, ...] = ()
     expect: Expectation | None = None
+    # Scaling as a check: per-instance cost at the largest N of a sweep over that at the smallest
+    # may grow at most `scaling_threshold` times when the step of N is at least `scaling_min_step`;
+    # `scaling_sizes` are the two N of the pytest scaling test.
+    scaling_threshold: float = 3.0
+    scaling_min_step: int = 10
+    scaling_sizes: tuple[int, int] = (100, 1000)
+    # Concurrent workers (harness/workers.py): 0 = the seeds' single transaction; K >= 1 = K sessions,
+    # `batch` events per transaction, a `redelivered` share of events delivered to two workers.
+    workers: int = 0
+    batch: int = 1000
+    redelivered: float = 0.0
+    gates: str = "committed"
 
     def counts_at(self, n: int) -> list[tuple[MixItem, int]]:
         """Split N over the mix by weight (largest remainder, ties to the earlier item)."""
@@ -154,13 +168,16 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: not valid TOML: {exc}", fix="fix the TOML syntax") from exc
 
     top = _Fields(path, "<file>", data)
-    top.unknown_keys({"scenario", "mix", "expect"})
+    top.unknown_keys({"scenario", "mix", "expect", "generate"})
     head = _Fields(path, "scenario", data.get("scenario"))
     head.unknown_keys({"title", "baseline", "actor", "event_type", "emit_mode", "sweep", "slow_sweep",
-                       "driver", "not_proven"})
+                       "driver", "not_proven", "scaling_threshold", "scaling_min_step", "scaling_sizes",
+                       "workers", "batch", "redelivered", "gates"})
     baseline = head.table.get("baseline")
     if baseline is not None:
         baseline = head.text("baseline", pattern=_NAME)
+    if "generate" in data:  # the [scenario] baseline, if any, is what the generated world is built on
+        baseline = _generated(_Fields(path, "generate", data["generate"]), baseline)
     not_proven = head.table.get("not_proven", [])
     if not isinstance(not_proven, list) or not all(isinstance(x, str) for x in not_proven):
         head.fail("not_proven", "a list of strings", not_proven)
@@ -221,8 +238,75 @@ def load_scenario(path: str | Path) -> Scenario:
         emit_mode=head.text("emit_mode", default="live"),
         sweep=head.positive_ints("sweep", required=True), slow_sweep=head.positive_ints("slow_sweep", False),
         mix=tuple(mix), driver=str(head.table.get("driver", "")), not_proven=tuple(not_proven),
-        expect=expect,
+        expect=expect, **_scaling_fields(head), **_worker_fields(head),
     )
+
+
+def _generated(gen: _Fields, base: str | None) -> GeneratedBaseline:
+    gen.unknown_keys({"seed", "templates", "kinds", "versions", "pieces", "reuse_share", "identical_graphs",
+                      "reordered_graphs", "background_instances", "manual_lineage", "lifecycle", "vector"})
+    templates = _count(gen, "templates", 4, 1)
+    kinds = gen.table.get("kinds", list(KINDS))
+    if not isinstance(kinds, list) or not kinds or not set(kinds) <= set(KINDS) or len(set(kinds)) != len(kinds):
+        gen.fail("kinds", f"distinct kinds among {KINDS}", kinds)
+    versions = gen.table.get("versions", ["v1"])
+    if not isinstance(versions, list) or not versions or not all(
+            isinstance(v, str) and _NAME.fullmatch(v) for v in versions) or len(set(versions)) != len(versions):
+        gen.fail("versions", "distinct version names such as ['v1', 'v2']", versions)
+    pieces = gen.positive_ints("pieces", required=True)
+    if len(pieces) != 2 or pieces[0] > pieces[1]:
+        gen.fail("pieces", "[min, max] piece counts, min <= max", list(pieces))
+    share = gen.table.get("reuse_share", 0.0)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+        gen.fail("reuse_share", "a share between 0 and 1", share)
+    identical, reordered = _count(gen, "identical_graphs", 0, 0), _count(gen, "reordered_graphs", 0, 0)
+    if identical + reordered >= templates:
+        gen.fail("templates", f"more than identical_graphs + reordered_graphs = {identical + reordered} "
+                              "(they copy the other templates' graphs)", templates)
+    if reordered and pieces[0] < 2:
+        gen.fail("pieces", "a minimum of 2 when reordered_graphs is set (one piece has no other order)",
+                 list(pieces))
+    return GeneratedBaseline(
+        seed=_count(gen, "seed", 0, 0), templates=templates, kinds=tuple(kinds), versions=tuple(versions),
+        pieces=(pieces[0], pieces[1]), reuse_share=float(share), identical_graphs=identical,
+        reordered_graphs=reordered, background_instances=_count(gen, "background_instances", 0, 0),
+        manual_lineage=_count(gen, "manual_lineage", 0, 0), lifecycle=_count(gen, "lifecycle", 0, 0),
+        vector=_count(gen, "vector", 0, 0), base=base)
+
+
+def _count(head: _Fields, key: str, default: int, minimum: int) -> int:
+    value = head.table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        head.fail(key, f"an integer of at least {minimum}", value)
+    return value
+
+
+def _worker_fields(head: _Fields) -> dict[str, Any]:
+    share = head.table.get("redelivered", 0.0)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share <= 1:
+        head.fail("redelivered", "a share between 0 and 1 (events delivered to two workers)", share)
+    gates = head.table.get("gates", "committed")
+    if gates not in GATE_MODES:
+        head.fail("gates", f"one of {GATE_MODES} (how K workers open the gates)", gates)
+    workers = _count(head, "workers", 0, 0)
+    if (share or "gates" in head.table or "batch" in head.table) and not workers:
+        head.fail("workers", "K >= 1 when batch, redelivered or gates is set", workers)
+    return {"workers": workers, "batch": _count(head, "batch", 1000, 1), "redelivered": float(share),
+            "gates": gates}
+
+
+def _scaling_fields(head: _Fields) -> dict[str, Any]:
+    threshold = head.table.get("scaling_threshold", 3.0)
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 1:
+        head.fail("scaling_threshold", "a number above 1 (the allowed growth of per-instance cost)", threshold)
+    step = head.table.get("scaling_min_step", 10)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 2:
+        head.fail("scaling_min_step", "an integer of at least 2 (the smallest step of N the check judges)", step)
+    sizes = head.positive_ints("scaling_sizes", required=False) or (100, 1000)
+    if len(sizes) != 2 or sizes[0] >= sizes[1]:
+        head.fail("scaling_sizes", "two increasing N, e.g. [100, 1000]", list(sizes))
+    return {"scaling_threshold": float(threshold), "scaling_min_step": step,
+            "scaling_sizes": (sizes[0], sizes[1])}
 
 
 def discover_scenarios(folder: str | Path) -> list[Scenario]:

@@ -40,6 +40,10 @@ def test_sweep_writes_each_n_and_the_scaling_report(tmp_path: Path) -> None:
     assert sweep["growth_exponent"] is not None and all(p["floor_s"] > 0 for p in sweep["points"])
     assert (tmp_path / "scaleout-mixed-sweep.png").stat().st_size > 1000
     assert "Growth:" in (tmp_path / "scaleout-mixed-sweep.md").read_text()
+    # N grows only 5x here: the scaling check says NOT RUN and why, never PASS.
+    (check,) = sweep["checks"]
+    assert check["name"] == "scaling_per_instance_cost" and check["passed"] is None
+    assert "x5" in check["reason"] and "scaling_per_instance_cost: NOT RUN" in done.stdout
 
 
 def test_a_failed_invariant_exits_1_and_names_it(tmp_path: Path) -> None:

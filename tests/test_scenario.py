@@ -64,6 +64,14 @@ def test_suffix_patterns_pad_like_the_sql_plan() -> None:
     (lambda t: t.replace('version = "v1"', 'version = "v1"\nweight = -1'), "mix[0].weight", "positive integer"),
     (lambda t: t + '\n[expect]\nn = 10\ncounts = { nope = 1 }\n', "expect.counts", "keys among"),
     (lambda t: t.split("[[mix]]")[0], "<file>.mix", "at least one [[mix]]"),
+    (lambda t: t.replace('sweep = [10]', 'sweep = [10]\nscaling_threshold = 0.5'), "scenario.scaling_threshold",
+     "a number above 1"),
+    (lambda t: t.replace('sweep = [10]', 'sweep = [10]\nscaling_sizes = [1000, 100]'), "scenario.scaling_sizes",
+     "two increasing N"),
+    (lambda t: t.replace('sweep = [10]', 'sweep = [10]\nworkers = 2\nredelivered = 1.5'), "scenario.redelivered",
+     "a share between 0 and 1"),
+    (lambda t: t.replace('sweep = [10]', 'sweep = [10]\nworkers = 2\ngates = "open"'), "scenario.gates", "one of"),
+    (lambda t: t.replace('sweep = [10]', 'sweep = [10]\nbatch = 10'), "scenario.workers", "K >= 1 when batch"),
 ])
 def test_malformed_scenario_names_file_field_and_expectation(tmp_path: Path, edit, field: str,
                                                              expected: str) -> None:
