@@ -316,7 +316,7 @@ def test_single_run_appends_its_summary_table(tmp_path: Path) -> None:
     assert done.returncode == 1
     text = summary.read_text()
     assert "### seed-50000x-03: invariants per N" in text
-    assert "| 20 | FAIL | gates_closed_in_tx, gates_closed_after_commit, " in text  # and the probes that open gates
+    assert "| 20 | FAIL | gates_closed_in_tx, " in text and "gates_closed_after_commit, probe_gated" in text
     assert append_step_summary("x", environ={}) is None  # unset: nothing is written anywhere
 
 
