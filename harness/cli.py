@@ -21,7 +21,7 @@ from harness.config import SETTINGS, resolve_config
 from harness.conformance import conformance_rows
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
-from harness.floor import time_floor
+from harness.floor import FLOOR_KINDS, FLOOR_SAMPLE_N, FloorTiming, measure_floors
 from harness.mutate import command as mutate_command
 from harness.report import write_report
 from harness.runner import RunResult, run_scenario
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-rollback", dest="rollback", action="store_false",
                      help="skip the real rollback step (its invariant is then reported NOT RUN)")
     run.add_argument("--no-floor", dest="floor", action="store_false",
-                     help="skip timing the set-based INSERT floor")
+                     help="skip timing the floors (set-based INSERTs and the minimal orchestrator)")
 
     commands.add_parser("check", parents=[settings],
                         help="load the build under test into a fresh database and print its conformance to "
@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("db", parents=[settings],
                         help="start the server, load the schema and every baseline, print provisioning times")
     mutate_command.add_parser(commands, settings)
+    prof = commands.add_parser("profile", parents=[settings],
+                               help="profile one scenario at one N on a throwaway server with pg_stat_statements: "
+                                    "per-statement, per-function and foreign-key costs per instance")
+    prof.add_argument("scenario", help="scenario file, e.g. scenarios/scaleout-mixed.toml")
+    prof.add_argument("--n", type=int, default=1000, help="instances (default 1000)")
+    prof.add_argument("--minimal", action="store_true",
+                      help="profile the minimal-orchestrator floor instead of the build's orchestrator")
+    prof.add_argument("--top", type=int, default=25, help="statements shown per pass (default 25)")
     listing = commands.add_parser("list", help="list the scenarios of a folder")
     listing.add_argument("folder", nargs="?", default="scenarios")
     return parser
@@ -89,6 +97,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     report_dir = Path(args.report_dir) if args.report_dir else session.config.report_dir
     results: list[RunResult] = []
     points: list[SweepPoint] = []
+    began = time.perf_counter()
     try:
         console.print(f"[bold]{scenario.name}[/] · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}")
         environment = describe_environment(session)
@@ -106,17 +115,31 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
                                       pool=session.pool)
                 session.pool.drop(database.name)
-                floor_s = None
+                floors: dict[str, FloorTiming] = {}
                 if args.floor:
-                    progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
-                    floor_db = session.pool.clone(scenario.baseline)
-                    floor_s = time_floor(floor_db, scenario, n)
-                    session.pool.drop(floor_db.name)
+                    progress.update(task, description=f"N={n:,} floors (set-based INSERTs, minimal orchestrator, "
+                                                      f"at {min(n, FLOOR_SAMPLE_N):,})")
+                    floors, floor_failures = measure_floors(session.pool, scenario, n)
+                    for kind, reason in floor_failures.items():
+                        console.print(f"  N={n:,}: floor '{kind}' could not run on this build: {reason}")
                 progress.remove_task(task)
                 rss = peak_rss_mb()
-                point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
-                                   result.timings.get("harness_s", 0.0), rss)
-                result.timings.update({"floor_s": floor_s or 0.0, "peak_rss_mb": rss})
+                set_based, minimal = floors.get(FLOOR_KINDS[0]), floors.get(FLOOR_KINDS[1])
+                point = SweepPoint(n, result.timings.get("calls_s", 0.0),
+                                   set_based.per_instance_us if set_based else None, result.passed,
+                                   result.timings.get("harness_s", 0.0), rss,
+                                   minimal_us=minimal.per_instance_us if minimal else None,
+                                   floor_n=min(n, FLOOR_SAMPLE_N) if floors else None,
+                                   replay_us=result.timings.get("replay_per_instance_us"),
+                                   rollback_us=result.timings.get("rollback_per_instance_us"))
+                result.timings.update({"floor_s": point.floor_s or 0.0, "peak_rss_mb": rss})
+                if floors:
+                    result.timings.update({
+                        "floor_sample_n": point.floor_n or 0,
+                        "floor_set_based_per_instance_us": point.floor_us or 0.0,
+                        "floor_minimal_per_instance_us": point.minimal_us or 0.0,
+                        "rate_vs_set_based": point.rate_vs_set_based or 0.0,
+                        "rate_vs_minimal": point.rate_vs_minimal or 0.0})
                 path = write_report(result, report_dir, environment)
                 results.append(result)
                 points.append(point)
@@ -129,17 +152,25 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     finally:
         session.close()
 
-    table = Table(title=f"{scenario.name}: invariants per N")
-    for column in ("N", "result", "failed invariants", "instances/s", "us/instance", "orchestrator/floor"):
+    table = Table(title=f"{scenario.name}: invariants per N (rates as a fraction of each floor's)")
+    for column in ("N", "result", "failed invariants", "instances/s", "us/instance", "rate vs minimal",
+                   "rate vs set-based", "replay/ok", "rollback/ok", "run (s)"):
         table.add_column(column)
+
+    def fraction(value: float | None) -> str:
+        return f"{value:.2f}x" if value else "-"
+
     for result, point in zip(results, points, strict=True):
         failed = ", ".join(r.name for r in result.failed) or "-"
-        ratio = f"{point.floor_ratio:.2f}x" if point.floor_ratio else "-"
         timed = point.calls_s > 0
         table.add_row(f"{result.n:,}", "PASS" if result.passed else "FAIL", failed,
                       f"{point.instances_per_s:,.0f}" if timed else "-",
-                      f"{point.per_instance_us:.1f}" if timed else "-", ratio)
+                      f"{point.per_instance_us:.1f}" if timed else "-", fraction(point.rate_vs_minimal),
+                      fraction(point.rate_vs_set_based), fraction(point.replay_vs_ok),
+                      fraction(point.rollback_vs_ok), f"{result.timings.get('total_s', 0.0):.1f}")
     console.print(table)
+    console.print(f"whole command (every N, its invariants, probes, replay, rollbacks, floors and reports): "
+                  f"{time.perf_counter() - began:,.1f} s")
     for result in results:
         for failure in result.failed:
             console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
@@ -202,6 +233,18 @@ def cmd_mutate(args: argparse.Namespace, console: Console) -> int:
     return mutate_command.cmd_mutate(args, console, _session(args))
 
 
+def cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    from harness import profile
+
+    if args.n <= 0:
+        raise HarnessError(f"--n must be positive, got {args.n}")
+    config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
+    result = profile.profile_scenario(config, load_scenario(args.scenario), args.n, minimal=args.minimal,
+                                      top=args.top)
+    profile.render(result, console)
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     for scenario in discover_scenarios(args.folder):
         slow = f" (+ slow {', '.join(map(str, scenario.slow_sweep))})" if scenario.slow_sweep else ""
@@ -220,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
     try:
-        commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate}
+        commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate,
+                    "profile": cmd_profile}
         return commands[args.command](args, console)
     except HarnessError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")

@@ -187,10 +187,12 @@ def _die_with_parent() -> None:
 class EmbeddedServer(Server):
     backend = "embedded"
 
-    def __init__(self, folder: Path, install: Path, durable: bool) -> None:
+    def __init__(self, folder: Path, install: Path, durable: bool,
+                 extra_settings: dict[str, str] | None = None) -> None:
         self.folder = folder
         self.install = install
         self.durable = durable
+        self.extra_settings = dict(extra_settings or {})
         self.data_dir = folder / "data"
         self.socket_dir = folder
         self.log_path = folder / "postgres.log"
@@ -201,13 +203,17 @@ class EmbeddedServer(Server):
 
     # -- lifecycle -----------------------------------------------------------------
     @classmethod
-    def start(cls, durable: bool = False) -> EmbeddedServer:
-        """initdb a fresh cluster on tmpfs and start it; stopped and removed at exit."""
+    def start(cls, durable: bool = False, extra_settings: dict[str, str] | None = None) -> EmbeddedServer:
+        """initdb a fresh cluster on tmpfs and start it; stopped and removed at exit.
+
+        `extra_settings` are added to the server's command line (the profiler's
+        pg_stat_statements, for one); the harness's runs never pass any.
+        """
         sweep_stale_dirs()
         install = locate_install()
         folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=_scratch_root()))
         (folder / "owner.pid").write_text(str(os.getpid()))
-        server = cls(folder, install, durable)
+        server = cls(folder, install, durable, extra_settings)
         atexit.register(server.stop)
         try:
             if server.run_as:
@@ -249,6 +255,7 @@ class EmbeddedServer(Server):
         settings = dict(COMMON_SETTINGS)
         if not self.durable:
             settings.update(THROWAWAY_SETTINGS)
+        settings.update(self.extra_settings)
         command = [str(self.install / "bin" / "postgres"), "-D", str(self.data_dir),
                    "-k", str(self.socket_dir), "-p", "5432"]
         for key, value in settings.items():
