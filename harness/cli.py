@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--minimal", action="store_true",
                       help="profile the minimal-orchestrator floor instead of the build's orchestrator")
     prof.add_argument("--top", type=int, default=25, help="statements shown per pass (default 25)")
+    prof.add_argument("--parts", action="store_true",
+                      help="also time the parts of a call alone (SET clauses, argument checks, JSON, digest, ids)")
     listing = commands.add_parser("list", help="list the scenarios of a folder")
     listing.add_argument("folder", nargs="?", default="scenarios")
     return parser
@@ -240,7 +242,7 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
         raise HarnessError(f"--n must be positive, got {args.n}")
     config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
     result = profile.profile_scenario(config, load_scenario(args.scenario), args.n, minimal=args.minimal,
-                                      top=args.top)
+                                      top=args.top, parts=args.parts)
     profile.render(result, console)
     return EXIT_OK
 

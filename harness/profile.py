@@ -65,6 +65,70 @@ SELECT c.relname, c.relkind = 'i', pg_relation_size(c.oid)
 """
 
 
+# Parts of a call, each timed alone: K calls in one DO loop, best of three, minus the empty loop.
+# Helper functions are created in the clone's public schema (a throwaway server, never a build).
+PARTS_SETUP = r"""
+CREATE FUNCTION public.part_empty() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;
+CREATE FUNCTION public.part_set() RETURNS int LANGUAGE plpgsql
+    SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $$ BEGIN RETURN 1; END $$;
+CREATE FUNCTION public.part_fast(a text, b text, c text, d text, e text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN coalesce(octet_length(a) <= 512 AND a COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(b) <= 512 AND b COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(c) <= 512 AND c COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(d) <= 512 AND d COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(e) <= 512 AND e COLLATE "C" BETWEEN '!' AND '~', false);
+END $$;
+CREATE FUNCTION public.part_require(a text, b text, c text, d text, e text) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM iu_core.fn_iu_require_text('f', 'a', a); PERFORM iu_core.fn_iu_require_text('f', 'b', b);
+    PERFORM iu_core.fn_iu_require_text('f', 'c', c); PERFORM iu_core.fn_iu_require_text('f', 'd', d);
+    PERFORM iu_core.fn_iu_require_text('f', 'e', e); RETURN 1;
+END $$;
+CREATE FUNCTION public.part_json(a text, b uuid) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN jsonb_build_object('status', 'ok', 'instance_id', b, 'instance_key', a, 'idempotency_key', a,
+                              'template_digest', a, 'instance_digest', a, 'digest_match', a = a);
+END $$;
+CREATE FUNCTION public.part_keys(a uuid, b text, c text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE k text; i text;
+BEGIN k := md5(a::text || ':' || b || ':' || c); i := 'tpl-inst:auto:' || c; RETURN 1; END $$;
+CREATE FUNCTION public.part_uuid_random() RETURNS uuid LANGUAGE plpgsql AS $$ BEGIN RETURN gen_random_uuid(); END $$;
+CREATE FUNCTION public.part_uuid_ordered() RETURNS uuid LANGUAGE plpgsql AS $$
+BEGIN RETURN iu_core.fn_iu_new_collection_id(); END $$;
+"""
+ARGS = "'iu.e', 'tpl:file:status-report/v1', 'mixed-file-v1-000001', 'actor-x', 'live'"
+PARTS = (
+    ("PL/pgSQL function call (empty body)", "public.part_empty()"),
+    ("the same with the two SET clauses (GUC save/restore)", "public.part_set()"),
+    ("argument pre-check, 5 arguments (one expression)", f"public.part_fast({ARGS})"),
+    ("fn_iu_require_text x5 (five nested calls)", f"public.part_require({ARGS})"),
+    ("jsonb_build_object, the 7-key answer", "public.part_json('0123456789abcdef', gen_random_uuid())"),
+    ("idempotency key (md5) + instance key", "public.part_keys(gen_random_uuid(), 'tpl:x/v1', 'sfx-000001')"),
+    ("fn_iu_manifest_digest of a template (SPEC function)",
+     "iu_core.fn_iu_manifest_digest((SELECT id FROM iu_core.iu_piece_collection WHERE is_template LIMIT 1))"),
+    ("gen_random_uuid()", "public.part_uuid_random()"),
+    ("fn_iu_new_collection_id() (time-ordered)", "public.part_uuid_ordered()"),
+)
+
+
+def part_costs(conn: psycopg.Connection, calls: int = 100_000) -> list[tuple[str, float]]:
+    """Microseconds per call of each part in PARTS (best of three, the empty loop subtracted)."""
+    conn.execute(PARTS_SETUP)
+
+    def loop(expression: str, k: int) -> float:
+        began = time.perf_counter()
+        conn.execute(f"DO $$ BEGIN FOR i IN 1..{k} LOOP PERFORM {expression}; END LOOP; END $$")
+        return (time.perf_counter() - began) / k * 1e6
+
+    def best(expression: str) -> float:
+        loop(expression, 100)
+        return min(loop(expression, calls) for _ in range(3))
+
+    empty = best("1")
+    return [(name, best(expression) - empty) for name, expression in PARTS]
+
+
 @dataclass
 class PassProfile:
     """One pass (calls, replay or rollback): its wall time and what pg_stat_statements saw."""
@@ -90,6 +154,7 @@ class Profile:
     server_version: str
     passes: list[PassProfile]
     sizes: list[tuple[str, bool, int]]
+    parts: list[tuple[str, float]] = field(default_factory=list)
 
 
 def _reset(conn: psycopg.Connection) -> None:
@@ -116,7 +181,7 @@ def _calls(conn: psycopg.Connection, scenario: Scenario, n: int, table: str, fun
 
 
 def profile_scenario(config: HarnessConfig, scenario: Scenario, n: int, *, minimal: bool = False,
-                     top: int = 25) -> Profile:
+                     top: int = 25, parts: bool = False) -> Profile:
     """Profile the build's orchestrator (or, with `minimal`, the minimal-orchestrator floor)."""
     if config.backend != "embedded":
         raise HarnessError(f"iu-harness profile starts its own embedded server; --iu-backend {config.backend} "
@@ -149,7 +214,11 @@ def profile_scenario(config: HarnessConfig, scenario: Scenario, n: int, *, minim
                 passes.append(PassProfile("real rollback", n, time.perf_counter() - began))
                 _read(conn, passes[-1], top)
             version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
-        return Profile(scenario.name, n, function, version, passes, sizes)
+        costs: list[tuple[str, float]] = []
+        if parts:
+            with pool.clone(scenario.baseline).connect(autocommit=True) as conn:
+                costs = part_costs(conn)
+        return Profile(scenario.name, n, function, version, passes, sizes, costs)
     finally:
         pool.close()
         server.stop()
@@ -189,3 +258,10 @@ def render(profile: Profile, console: Any) -> None:
     for name, is_index, size in profile.sizes:
         sizes.add_row(name, "index" if is_index else "table", f"{size / 2**20:.1f}", f"{size / profile.n:.0f}")
     console.print(sizes)
+    if profile.parts:
+        parts = Table(title="parts of a call, each timed alone (best of 3 x 100,000 calls, empty loop subtracted)")
+        for column in ("part", "us per call"):
+            parts.add_column(column)
+        for name, us in profile.parts:
+            parts.add_row(name, f"{us:.2f}")
+        console.print(parts)
