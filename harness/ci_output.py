@@ -18,7 +18,8 @@ from harness.runner import RunResult
 from harness.scaling import SweepPoint
 
 EVIDENCE_LIMIT = 300  # characters of evidence per property: enough to read, small enough for a CI view
-SUMMARY_COLUMNS = ("N", "result", "failed invariants", "instances/s", "us/instance", "orchestrator/floor")
+SUMMARY_COLUMNS = ("N", "result", "failed invariants", "instances/s", "us/instance", "rate vs minimal",
+                   "rate vs set-based", "replay/ok", "rollback/ok", "run (s)")
 
 
 def evidence_summary(evidence: dict[str, Any], limit: int = EVIDENCE_LIMIT) -> str:
@@ -37,14 +38,18 @@ def invariant_properties(result: RunResult, server_version: str | None = None) -
 
 def summary_rows(results: list[RunResult], points: list[SweepPoint]) -> list[list[str]]:
     """The run's one-screen table (SUMMARY_COLUMNS), shared by the console and the step summary."""
+    def fraction(value: float | None) -> str:
+        return f"{value:.2f}x" if value else "-"
+
     rows = []
     for result, point in zip(results, points, strict=True):
         timed = point.calls_s > 0
         rows.append([f"{result.n:,}", "PASS" if result.passed else "FAIL",
                      ", ".join(r.name for r in result.failed) or "-",
                      f"{point.instances_per_s:,.0f}" if timed else "-",
-                     f"{point.per_instance_us:.1f}" if timed else "-",
-                     f"{point.floor_ratio:.2f}x" if point.floor_ratio else "-"])
+                     f"{point.per_instance_us:.1f}" if timed else "-", fraction(point.rate_vs_minimal),
+                     fraction(point.rate_vs_set_based), fraction(point.replay_vs_ok), fraction(point.rollback_vs_ok),
+                     f"{result.timings.get('total_s', 0.0):.1f}"])
     return rows
 
 

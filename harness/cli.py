@@ -27,7 +27,7 @@ from harness.conformance import conformance_rows
 from harness.durations import format_duration, parse_duration
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
-from harness.floor import time_floor
+from harness.floor import FLOOR_KINDS, FLOOR_SAMPLE_N, FloorTiming, measure_floors
 from harness.janitor import STALE, SweepResult, sweep
 from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-rollback", dest="rollback", action="store_false",
                      help="skip the real rollback step (its invariant is then reported NOT RUN)")
     run.add_argument("--no-floor", dest="floor", action="store_false",
-                     help="skip timing the set-based INSERT floor")
+                     help="skip timing the floors (set-based INSERTs and the minimal orchestrator)")
     run.add_argument("--workers", type=_sizes, default=None,
                      help="run the sweep once per K concurrent workers, e.g. 1,2 (overrides the scenario's "
                           "workers; writes <scenario>-k<K>-* reports and <scenario>-workers.md with throughput "
@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("db", parents=[settings],
                         help="start the server, load the schema and every baseline, print provisioning times")
     mutate_command.add_parser(commands, settings)
+    prof = commands.add_parser("profile", parents=[settings],
+                               help="profile one scenario at one N on a throwaway server with pg_stat_statements: "
+                                    "per-statement, per-function and foreign-key costs per instance")
+    prof.add_argument("scenario", help="scenario file, e.g. scenarios/scaleout-mixed.toml")
+    prof.add_argument("--n", type=int, default=1000, help="instances (default 1000)")
+    prof.add_argument("--minimal", action="store_true",
+                      help="profile the minimal-orchestrator floor instead of the build's orchestrator")
+    prof.add_argument("--top", type=int, default=25, help="statements shown per pass (default 25)")
+    prof.add_argument("--parts", action="store_true",
+                      help="also time the parts of a call alone (SET clauses, argument checks, JSON, digest, ids)")
     listing = commands.add_parser("list", help="list the scenarios of a folder")
     listing.add_argument("folder", nargs="?", default="scenarios")
     sweeping = commands.add_parser("sweep", parents=[settings],
@@ -111,6 +121,7 @@ def _session(args: argparse.Namespace) -> HarnessSession:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    began = time.perf_counter()
     scenario = load_scenario(args.scenario)
     config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
     sizes = args.n or scenario.sizes_within(config.max_n)
@@ -120,6 +131,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     results, points, _, held = _run_sweep(args, console, scenario, HarnessSession(config, max(sizes)), sizes,
                                           report_dir)
     append_step_summary(sweep_summary_markdown(f"{scenario.name}: invariants per N", results, points))
+    console.print(f"whole command (every N, its invariants, probes, replay, rollbacks, floors and reports): "
+                  f"{time.perf_counter() - began:,.1f} s")
     return EXIT_OK if held else EXIT_INVARIANT_FAILED
 
 
@@ -178,12 +191,13 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                 result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
                                       pool=session.pool)
                 session.pool.drop(database.name)
-                floor_s = None
+                floors: dict[str, FloorTiming] = {}
                 if args.floor:
-                    progress.update(task, description=f"N={n:,} floor (set-based INSERTs)")
-                    floor_db = session.pool.clone(scenario.baseline)
-                    floor_s = time_floor(floor_db, scenario, n)
-                    session.pool.drop(floor_db.name)
+                    progress.update(task, description=f"N={n:,} floors (set-based INSERTs, minimal orchestrator, "
+                                                      f"at {min(n, FLOOR_SAMPLE_N):,})")
+                    floors, floor_failures = measure_floors(session.pool, scenario, n)
+                    for kind, reason in floor_failures.items():
+                        console.print(f"  N={n:,}: floor '{kind}' could not run on this build: {reason}")
             except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
                 explained = session.explain_failure(exc)
                 if explained is not None:
@@ -191,9 +205,22 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                 raise
             progress.remove_task(task)
             rss = peak_rss_mb()
-            point = SweepPoint(n, result.timings.get("calls_s", 0.0), floor_s, result.passed,
-                               result.timings.get("harness_s", 0.0), rss)
-            result.timings.update({"floor_s": floor_s or 0.0, "peak_rss_mb": rss})
+            set_based, minimal = floors.get(FLOOR_KINDS[0]), floors.get(FLOOR_KINDS[1])
+            point = SweepPoint(n, result.timings.get("calls_s", 0.0),
+                               set_based.per_instance_us if set_based else None, result.passed,
+                               result.timings.get("harness_s", 0.0), rss,
+                               minimal_us=minimal.per_instance_us if minimal else None,
+                               floor_n=min(n, FLOOR_SAMPLE_N) if floors else None,
+                               replay_us=result.timings.get("replay_per_instance_us"),
+                               rollback_us=result.timings.get("rollback_per_instance_us"))
+            result.timings.update({"floor_s": point.floor_s or 0.0, "peak_rss_mb": rss})
+            if floors:
+                result.timings.update({
+                    "floor_sample_n": point.floor_n or 0,
+                    "floor_set_based_per_instance_us": point.floor_us or 0.0,
+                    "floor_minimal_per_instance_us": point.minimal_us or 0.0,
+                    "rate_vs_set_based": point.rate_vs_set_based or 0.0,
+                    "rate_vs_minimal": point.rate_vs_minimal or 0.0})
             path = write_report(result, report_dir, environment)
             results.append(result)
             points.append(point)
@@ -211,7 +238,7 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
 
 def _print_results(scenario: Scenario, results: list[RunResult], points: list[SweepPoint], console: Console) -> bool:
     """The one-screen table and every failure's evidence; True when every invariant held."""
-    table = Table(title=f"{scenario.name}: invariants per N")
+    table = Table(title=f"{scenario.name}: invariants per N (rates as a fraction of each floor's)")
     for column in SUMMARY_COLUMNS:
         table.add_column(column)
     for row in summary_rows(results, points):
@@ -319,6 +346,18 @@ def cmd_mutate(args: argparse.Namespace, console: Console) -> int:
     return mutate_command.cmd_mutate(args, console, _session(args))
 
 
+def cmd_profile(args: argparse.Namespace, console: Console) -> int:
+    from harness import profile
+
+    if args.n <= 0:
+        raise HarnessError(f"--n must be positive, got {args.n}")
+    config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
+    result = profile.profile_scenario(config, load_scenario(args.scenario), args.n, minimal=args.minimal,
+                                      top=args.top, parts=args.parts)
+    profile.render(result, console)
+    return EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     for scenario in discover_scenarios(args.folder):
         slow = f" (+ slow {', '.join(map(str, scenario.slow_sweep))})" if scenario.slow_sweep else ""
@@ -377,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
     try:
         commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate,
-                    "sweep": cmd_sweep}
+                    "sweep": cmd_sweep, "profile": cmd_profile}
         return commands[args.command](args, console)
     except HarnessError as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")

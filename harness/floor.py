@@ -1,25 +1,63 @@
-"""The floor: the same rows the orchestrator writes, written by plain set-based INSERTs.
+"""The floors: the orchestrator's rows written with no orchestration, and with the least of it.
 
-orchestrator time / floor time is what per-event orchestration (validation,
-idempotency, gates, per-row digests, JSON results) costs over the raw write.
-The floor runs on its own clone, in one transaction, from the same plan.
+Two measures of what per-event orchestration costs, each timed on its own
+clone of the baseline, from the same plan as the run:
+
+- `set-based INSERTs`: the run's rows written by plain INSERT ... SELECT
+  statements in one transaction, one digest per template (SPEC's
+  fn_iu_manifest_digest): no per-event work at all;
+- `minimal orchestrator`: a per-event PL/pgSQL function, called exactly as the
+  build's orchestrator is, that writes the same rows into the same tables (same
+  keys, constraints, indexes and column defaults) through SPEC columns only,
+  and checks nothing beyond the idempotency key and the gates: no argument
+  checks, no emit-mode or template checks, no concurrency handling (a racing
+  caller gets a unique violation), and one digest computation, the one the
+  instance row needs: SPEC's fn_iu_manifest_digest of the template, whose
+  pieces the instance copies (trusting the template's stored digest instead
+  would write a wrong digest whenever that one is stale). It is created in its
+  own clone only (schema `iu_floor`), never in iu_core. It is what a user
+  choosing between designs would call "the cost of orchestration" for this schema.
+
+Both write only SPEC columns, so they run on any conforming build. When N is
+large they are measured at a sample of `FLOOR_SAMPLE_N` instances and compared
+per instance, so that they do not dominate a 1,000,000-instance run.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from harness.databases import Database
+import psycopg
+
+from harness.databases import Database, DatabasePool
 from harness.run_context import RunContext
-from harness.runner import create_plan
+from harness.runner import call_orchestrator, create_plan
 from harness.scenario import Scenario
+from harness.spec_calls import set_gates
+
+FLOOR_SAMPLE_N = 100_000
+
+# The build's own default for a collection id, so the floors write the ids the build would.
+ID_DEFAULT_SQL = """
+SELECT pg_get_expr(d.adbin, d.adrelid)
+  FROM pg_attrdef d
+  JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+ WHERE d.adrelid = 'iu_core.iu_piece_collection'::regclass AND a.attname = 'id'
+"""
 
 FLOOR_SQL = (
     """
     CREATE TEMP TABLE iu_floor AS
-    SELECT p.seq, gen_random_uuid() AS instance_id, t.id AS template_id, t.kind, t.manifest_digest,
+    WITH templates AS MATERIALIZED (
+        SELECT t.id, t.kind, t.collection_key, iu_core.fn_iu_manifest_digest(t.id) AS manifest_digest
+          FROM iu_core.iu_piece_collection t
+         WHERE t.collection_key IN (SELECT DISTINCT template_key FROM pg_temp.iu_run_plan)
+    )
+    SELECT p.seq, {id_default} AS instance_id, t.id AS template_id, t.kind, t.manifest_digest,
            p.template_key, p.suffix, p.event_id
-      FROM pg_temp.iu_run_plan p JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key
+      FROM pg_temp.iu_run_plan p JOIN templates t ON t.collection_key = p.template_key
+     ORDER BY p.seq
     """,
     """
     INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest)
@@ -45,18 +83,145 @@ FLOOR_SQL = (
     """,
 )
 
+MINIMAL_FUNCTION = "iu_floor.minimal_orchestrator"
+# Two statements per event: one read (the key's log row, the gates, the template), one write
+# (collection, memberships, lineage, log row: the same rows the build writes). The planner
+# settings are those any per-event function on this schema needs: on a freshly ANALYZEd small
+# database the cached plans would otherwise be seq scans of tables that grow with every call
+# (see harness/sql/PERFORMANCE.md); foreign-key checks fired inside the function plan with them too.
+MINIMAL_ORCHESTRATOR_SQL = """
+CREATE SCHEMA iu_floor;
+CREATE FUNCTION iu_floor.minimal_orchestrator(
+    p_event_id uuid, p_event_type text, p_template_key text, p_suffix text, p_actor text, p_emit_mode text
+) RETURNS jsonb
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+    v_key          text := md5(p_event_id::text || ':' || p_template_key || ':' || p_suffix);
+    v_instance_key text := 'tpl-inst:auto:' || p_suffix;
+    v_seen         uuid;
+    v_gate         text;
+    v_template_id  uuid;
+    v_kind         text;
+    v_digest       text;
+    v_instance_id  uuid;
+BEGIN
+    SELECT (SELECT l.instance_collection_id FROM iu_core.iu_auto_instantiate_event_log l
+             WHERE l.idempotency_key = v_key),
+           (SELECT min(g.gate_key) FROM iu_core.iu_gate g
+             WHERE g.gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled')
+               AND NOT g.enabled),
+           t.id, t.kind
+      INTO v_seen, v_gate, v_template_id, v_kind
+      FROM iu_core.iu_piece_collection t WHERE t.collection_key = p_template_key;
+    IF v_seen IS NOT NULL THEN
+        RETURN jsonb_build_object('status', 'duplicate', 'instance_id', v_seen, 'idempotency_key', v_key);
+    ELSIF v_gate IS NOT NULL THEN
+        RETURN jsonb_build_object('status', 'gated', 'gate', v_gate, 'idempotency_key', v_key);
+    END IF;
+    -- The instance's digest: its pieces are the template's, so SPEC's function of the template.
+    v_digest := iu_core.fn_iu_manifest_digest(v_template_id);
+    WITH claimed AS (
+        INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, manifest_digest)
+        VALUES (v_instance_key, v_kind, false, v_digest)
+        RETURNING id
+    ), members AS (
+        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
+        SELECT c.id, m.iu_id, m.position
+          FROM claimed c CROSS JOIN iu_core.iu_piece_membership m
+         WHERE m.collection_id = v_template_id
+    ), lineage AS (
+        INSERT INTO iu_core.iu_collection_template_instance_lineage
+            (template_collection_id, instance_collection_id, origin, actor)
+        SELECT v_template_id, c.id, 'auto', p_actor FROM claimed c
+    ), logged AS (
+        INSERT INTO iu_core.iu_auto_instantiate_event_log
+            (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
+             idempotency_key, template_digest, instance_digest)
+        SELECT p_event_id, p_event_type, p_template_key, c.id, p_actor, p_emit_mode, v_key, v_digest, v_digest
+          FROM claimed c
+    )
+    SELECT c.id INTO v_instance_id FROM claimed c;
+    RETURN jsonb_build_object(
+        'status', 'ok', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
+        'idempotency_key', v_key, 'template_digest', v_digest, 'instance_digest', v_digest,
+        'digest_match', true);
+END;
+$fn$;
+"""
+
+FLOOR_KINDS = ("set-based INSERTs", "minimal orchestrator")
+
+
+@dataclass(frozen=True)
+class FloorTiming:
+    """One floor, measured at `n` instances (a sample of the run's N when N is large)."""
+
+    kind: str
+    n: int
+    seconds: float
+
+    @property
+    def per_instance_us(self) -> float:
+        return self.seconds / self.n * 1e6
+
+
+def _plan(conn: psycopg.Connection, database: Database, scenario: Scenario, n: int) -> None:
+    create_plan(RunContext(conn, database, scenario, n, scenario.counts_at(n)))
+
+
+def _id_default(conn: psycopg.Connection) -> str:
+    row = conn.execute(ID_DEFAULT_SQL).fetchone()
+    return str(row[0]) if row and row[0] else "gen_random_uuid()"
+
 
 def time_floor(database: Database, scenario: Scenario, n: int) -> float:
-    """Seconds to write the run's rows set-based, in one committed transaction (database is changed).
-
-    Writes only SPEC columns, so it works on any conforming build.
-    """
+    """Seconds to write the run's rows set-based, in one committed transaction (database is changed)."""
     with database.connect(autocommit=True) as conn:
-        ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n))
-        create_plan(ctx)
+        _plan(conn, database, scenario, n)
+        id_default = _id_default(conn)
         params = {"actor": scenario.actor, "event_type": scenario.event_type, "emit_mode": scenario.emit_mode}
         began = time.perf_counter()
         with conn.transaction():
             for statement in FLOOR_SQL:
-                conn.execute(statement, params)  # type: ignore[arg-type]
+                conn.execute(statement.replace("{id_default}", id_default), params)  # type: ignore[arg-type]
         return time.perf_counter() - began
+
+
+def time_minimal_orchestrator(database: Database, scenario: Scenario, n: int) -> float:
+    """Seconds the minimal orchestrator spends on the run's N events, timed as the build's calls are
+    (one transaction, gates opened inside it); the database is changed and gets schema iu_floor."""
+    with database.connect(autocommit=True) as conn:
+        conn.execute(MINIMAL_ORCHESTRATOR_SQL)
+        _plan(conn, database, scenario, n)
+        with conn.transaction():
+            set_gates(conn, True)
+            spent = call_orchestrator(conn, scenario, n, function=MINIMAL_FUNCTION)
+            set_gates(conn, False)
+        row = conn.execute("SELECT count(*) FILTER (WHERE result->>'status' = 'ok') FROM pg_temp.iu_run_calls")
+        composed = row.fetchone()
+        if not composed or composed[0] != n:  # a floor of nothing would flatter the build
+            raise psycopg.DataError(f"the minimal orchestrator composed {composed} of {n} events")
+        return spent
+
+
+def measure_floors(pool: DatabasePool, scenario: Scenario, n: int,
+                   sample_n: int = FLOOR_SAMPLE_N) -> tuple[dict[str, FloorTiming], dict[str, str]]:
+    """Both floors at min(n, sample_n) instances, each on a fresh clone of the baseline.
+
+    Returns the timings, and for a floor that could not run on this build, the reason.
+    """
+    size = min(n, sample_n)
+    timings: dict[str, FloorTiming] = {}
+    failures: dict[str, str] = {}
+    for kind, timer in zip(FLOOR_KINDS, (time_floor, time_minimal_orchestrator), strict=True):
+        database = pool.clone(scenario.baseline)
+        try:
+            timings[kind] = FloorTiming(kind, size, timer(database, scenario, size))
+        except psycopg.Error as exc:
+            failures[kind] = (exc.diag.message_primary or str(exc)).strip() if exc.diag else str(exc)
+        finally:
+            pool.drop(database.name)
+    return timings, failures

@@ -321,6 +321,19 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
 
     if timings:
         out += ["## Timings and environment (not part of the snapshot)", ""]
+        t = result.timings
+        if t.get("per_instance_us"):
+            line = f"An `ok` call cost {t['per_instance_us']:,.1f} us per instance"
+            if t.get("rate_vs_minimal"):
+                line += (f"; the build ran at {t['rate_vs_minimal']:.2f}x the minimal orchestrator's rate "
+                         f"({t['floor_minimal_per_instance_us']:,.1f} us) and {t['rate_vs_set_based']:.2f}x the "
+                         f"set-based INSERTs' ({t['floor_set_based_per_instance_us']:,.1f} us), both floors "
+                         f"measured at {int(t['floor_sample_n']):,} instances")
+            for name, label in (("replay", "a replayed (`duplicate`) call"), ("rollback", "the real rollback")):
+                if f"{name}_per_instance_us" in t:
+                    line += (f"; {label} {t[f'{name}_per_instance_us']:,.1f} us per instance "
+                             f"({t[f'{name}_vs_ok']:.2f}x an `ok` call)")
+            out += [line + ".", ""]
         rows = [[k, "-" if v is None else f"{v:,.4f}" if isinstance(v, float) else _fmt(v)]
                 for k, v in sorted(result.timings.items())]
         rows += [[k, _fmt(v)] for k, v in sorted((environment or {}).items())]

@@ -48,10 +48,10 @@ SELECT (row_number() OVER (ORDER BY m.ord, g.i))::int AS seq,
        WITH ORDINALITY AS m(template_key, prefix, width, tail, cnt, event_base, ord)
  CROSS JOIN LATERAL generate_series(1, m.cnt) AS g(i)
 """
+ORCHESTRATOR = "iu_core.fn_iu_auto_instantiate_from_event"
 CALL_SQL = """
 INSERT INTO pg_temp.{table} (seq, result)
-SELECT seq, iu_core.fn_iu_auto_instantiate_from_event(
-           event_id, %(event_type)s, template_key, suffix, %(actor)s, %(emit_mode)s)
+SELECT seq, {function}(event_id, %(event_type)s, template_key, suffix, %(actor)s, %(emit_mode)s)
   FROM pg_temp.iu_run_plan
  WHERE seq BETWEEN %(lo)s AND %(hi)s
  ORDER BY seq
@@ -148,14 +148,15 @@ class _Run:
 
 
 def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, table: str = "iu_run_calls",
-                      progress: Callable[[int, int], None] | None = None) -> float:
+                      progress: Callable[[int, int], None] | None = None, function: str = ORCHESTRATOR) -> float:
     """Call the orchestrator for every plan row, in chunks (for progress); returns seconds spent calling.
 
     Runs inside the caller's transaction; results go to pg_temp.<table>, never to Python.
+    `function` is another function of the orchestrator's signature (the minimal-orchestrator floor).
     """
     chunk = max(100, min(5000, n // 100 or 1))
     spent = 0.0
-    query = CALL_SQL.format(table=table)
+    query = CALL_SQL.format(table=table, function=function)
     params = {"event_type": scenario.event_type, "actor": scenario.actor, "emit_mode": scenario.emit_mode}
     for lo in range(1, n + 1, chunk):
         hi = min(n, lo + chunk - 1)
@@ -278,6 +279,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
         if "calls_s" in run.timings:
             run.timings["per_instance_us"] = run.timings["calls_s"] / n * 1e6
             run.timings["instances_per_s"] = n / run.timings["calls_s"] if run.timings["calls_s"] else 0.0
+            _per_instance(run.timings, n)
         ctx.facts["sample"] = _digest_sample(ctx) if committed else []
         if scenario.workers:
             workers.drop(conn)
@@ -321,13 +323,22 @@ def _deliver_with_workers(run: _Run) -> bool:
     return True
 
 
+def _per_instance(timings: dict[str, float], n: int) -> None:
+    """The replay's calls and the real rollback per instance, and each as a fraction of an ok call."""
+    ok_us = timings["per_instance_us"]
+    for name, key in (("replay", "replay_calls_s"), ("rollback", "rollback_s")):
+        if key in timings:
+            timings[f"{name}_per_instance_us"] = timings[key] / n * 1e6
+            timings[f"{name}_vs_ok"] = timings[f"{name}_per_instance_us"] / ok_us if ok_us else 0.0
+
+
 def _replay(run: _Run) -> None:
     ctx = run.ctx
     began = time.perf_counter()
     try:
         with ctx.conn.transaction():
             set_gates(ctx.conn, True)
-            run.call_all("iu_run_replay", "replay")
+            run.timings["replay_calls_s"] = run.call_all("iu_run_replay", "replay")
             set_gates(ctx.conn, False)
     except psycopg.Error as exc:
         run.step_failed("idempotent_replay", "replaying every event ran to COMMIT", "replay", exc)

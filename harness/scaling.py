@@ -28,12 +28,19 @@ TARGET_INSTANCES_PER_S = 5000  # the project's speed target at N = 100,000 (show
 
 @dataclass(frozen=True)
 class SweepPoint:
+    """One N of a sweep. The floors (harness/floor.py) are per instance, measured at
+    `floor_n` instances (a sample of N when N is large); replay and rollback per instance."""
+
     n: int
     calls_s: float
-    floor_s: float | None
+    floor_us: float | None
     passed: bool
     harness_s: float
     peak_rss_mb: float | None = None
+    minimal_us: float | None = None
+    floor_n: int | None = None
+    replay_us: float | None = None
+    rollback_us: float | None = None
 
     @property
     def per_instance_us(self) -> float:
@@ -44,8 +51,32 @@ class SweepPoint:
         return self.n / self.calls_s if self.calls_s else 0.0
 
     @property
+    def floor_s(self) -> float | None:
+        """The set-based floor's time for N instances, from its per-instance cost."""
+        return self.floor_us * self.n / 1e6 if self.floor_us else None
+
+    @property
     def floor_ratio(self) -> float | None:
-        return self.calls_s / self.floor_s if self.floor_s else None
+        """Orchestrator time / set-based floor time (how many times slower)."""
+        return self.per_instance_us / self.floor_us if self.floor_us and self.calls_s else None
+
+    @property
+    def rate_vs_set_based(self) -> float | None:
+        """The build's rate as a fraction of the set-based floor's (1.0 = as fast)."""
+        return self.floor_us / self.per_instance_us if self.floor_us and self.calls_s else None
+
+    @property
+    def rate_vs_minimal(self) -> float | None:
+        """The build's rate as a fraction of the minimal orchestrator's (1.0 = as fast)."""
+        return self.minimal_us / self.per_instance_us if self.minimal_us and self.calls_s else None
+
+    @property
+    def replay_vs_ok(self) -> float | None:
+        return self.replay_us / self.per_instance_us if self.replay_us and self.calls_s else None
+
+    @property
+    def rollback_vs_ok(self) -> float | None:
+        return self.rollback_us / self.per_instance_us if self.rollback_us and self.calls_s else None
 
 
 def _or_dash(value: float | None, pattern: str) -> str:
@@ -130,7 +161,10 @@ def plot(points: list[SweepPoint], path: Path, title: str) -> Path:
     ns = [p.n for p in points]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     ax.plot(ns, [p.per_instance_us for p in points], "o-", label="orchestrator (per instance)")
-    floors = [(p.n, p.floor_s / p.n * 1e6) for p in points if p.floor_s]
+    minimal = [(p.n, p.minimal_us) for p in points if p.minimal_us]
+    if minimal:
+        ax.plot([f[0] for f in minimal], [f[1] for f in minimal], "^--", label="floor: minimal orchestrator")
+    floors = [(p.n, p.floor_us) for p in points if p.floor_us]
     if floors:
         ax.plot([f[0] for f in floors], [f[1] for f in floors], "s--", label="floor: set-based INSERTs")
     target_us = 1e6 / TARGET_INSTANCES_PER_S
@@ -152,28 +186,37 @@ def plot(points: list[SweepPoint], path: Path, title: str) -> Path:
 def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Path,
                        environment: dict[str, Any], check: ScalingCheck | None = None,
                        extra_sections: list[str] | None = None) -> Path:
-    """`<scenario>-sweep.md/.json/.png`: per-N cost, floor ratio, exponent and verdict, the scaling check."""
+    """`<scenario>-sweep.md/.json/.png`: per-N cost, both floors' ratios, replay and rollback, exponent,
+    verdict, the scaling check."""
     folder.mkdir(parents=True, exist_ok=True)
     points = sorted(points, key=lambda p: p.n)
     exponent = growth_exponent(points)
     png = plot(points, folder / f"{scenario_name}-sweep.png", f"{scenario_name}: cost per instance vs N")
     timed = [p for p in points if p.calls_s > 0]
     base = next((p for p in timed if p.n == 1000), timed[0] if timed else None)
+    versus = f"per instance vs N={base.n:,}" if base else "per instance vs base"
     lines = [f"# {scenario_name} · scaling sweep", "",
              f"Growth: **{verdict(exponent)}** (least-squares slope of log time vs log N over "
              f"N = {', '.join(f'{p.n:,}' for p in points)}).", "",
              f"![per-instance cost]({png.name})", "",
-             "| N | invariants | calls (s) | per instance (us) | instances/s | floor (s) | orchestrator / floor "
-             f"| per instance vs N={base.n:,} | harness work (s) | harness peak RSS so far (MB) |"
-             if base else "| N | invariants | calls (s) | per instance (us) | instances/s | floor (s) | "
-             "orchestrator / floor | per instance vs base | harness work (s) | harness peak RSS so far (MB) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "Rates as a fraction of each floor's (1.00x = as fast as the floor; harness/floor.py): the minimal "
+             "per-event orchestrator and set-based INSERTs, each measured on its own clone at the sample N shown "
+             "and compared per instance. Replay (every event again, the `duplicate` path) and the real rollback "
+             "are per instance and as a fraction of an `ok` call.", "",
+             f"| N | invariants | calls (s) | per instance (us) | instances/s | {versus} | floor sample N "
+             "| minimal orchestrator (us) | rate vs minimal | set-based (us) | rate vs set-based "
+             "| replay (us) | replay / ok | rollback (us) | rollback / ok | harness work (s) "
+             "| harness peak RSS so far (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in points:
         cells = [f"{p.n:,}", "PASS" if p.passed else "FAIL", f"{p.calls_s:.3f}", f"{p.per_instance_us:.1f}",
-                 f"{p.instances_per_s:,.0f}", _or_dash(p.floor_s, "{:.3f}"), _or_dash(p.floor_ratio, "{:.2f}x"),
+                 f"{p.instances_per_s:,.0f}",
                  f"{p.per_instance_us / base.per_instance_us:.2f}x" if base and p.calls_s else "-",
-                 f"{p.harness_s:.3f}",
-                 _or_dash(p.peak_rss_mb, "{:.0f}")]
+                 _or_dash(p.floor_n, "{:,}"), _or_dash(p.minimal_us, "{:.1f}"), _or_dash(p.rate_vs_minimal, "{:.2f}x"),
+                 _or_dash(p.floor_us, "{:.1f}"), _or_dash(p.rate_vs_set_based, "{:.2f}x"),
+                 _or_dash(p.replay_us, "{:.1f}"), _or_dash(p.replay_vs_ok, "{:.2f}x"),
+                 _or_dash(p.rollback_us, "{:.1f}"), _or_dash(p.rollback_vs_ok, "{:.2f}x"),
+                 f"{p.harness_s:.3f}", _or_dash(p.peak_rss_mb, "{:.0f}")]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Timings come from one run on a shared machine; read trends, not single digits.", ""]
     if check is not None:
@@ -188,6 +231,11 @@ def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Pat
         "scenario": scenario_name, "growth_exponent": exponent, "verdict": verdict(exponent),
         "points": [{"n": p.n, "calls_s": p.calls_s, "per_instance_us": p.per_instance_us,
                     "instances_per_s": p.instances_per_s, "floor_s": p.floor_s, "floor_ratio": p.floor_ratio,
+                    "floor_sample_n": p.floor_n, "floor_set_based_us": p.floor_us,
+                    "floor_minimal_us": p.minimal_us, "rate_vs_set_based": p.rate_vs_set_based,
+                    "rate_vs_minimal": p.rate_vs_minimal, "replay_per_instance_us": p.replay_us,
+                    "replay_vs_ok": p.replay_vs_ok, "rollback_per_instance_us": p.rollback_us,
+                    "rollback_vs_ok": p.rollback_vs_ok,
                     "harness_s": p.harness_s, "passed": p.passed, "peak_rss_mb": p.peak_rss_mb}
                    for p in points],
         "checks": [check.to_dict()] if check is not None else [],

@@ -187,14 +187,17 @@ def test_a_known_bad_mutant_is_caught_by_a_real_run(catalog: Catalog, iu_pool: D
     mutants = catalog.mutants()
     ok_to_duplicate = next(m for m in mutants if m.target == "fn_iu_auto_instantiate_from_event"
                            and m.operator == "returned_literal" and m.original == "'ok'")
-    lineage_dropped = next(m for m in mutants if m.target == "fn_iu_auto_instantiate_from_event"
-                           and m.operator == "delete_statement" and m.original.startswith("WITH lineage"))
+    # The members' template filter dropped: every collection's memberships are copied.
+    members_unfiltered = next(m for m in mutants if m.target == "fn_iu_auto_instantiate_from_event"
+                              and m.operator == "where_conjunct"
+                              and m.original == "WHERE m.collection_id = v_template_id"
+                              and "CROSS JOIN iu_core.iu_piece_membership m" in m.source.text[m.start - 200:m.start])
     lab = _lab(iu_pool)
     outcome = lab.test(ok_to_duplicate)
     assert outcome.status is Status.CAUGHT and "calls_all_ok" in outcome.caught_by, outcome
-    outcome = lab.test(lineage_dropped)
+    outcome = lab.test(members_unfiltered)
     assert outcome.status is Status.CAUGHT, outcome
-    assert {"row_count_deltas", "in_tx_rows_added"} <= set(outcome.caught_by), outcome
+    assert "scenario_transaction_committed" in outcome.caught_by, outcome  # the copies collide on the key
 
 
 def test_a_mutant_that_does_not_load_is_unviable_and_a_hang_is_a_timeout(catalog: Catalog,
@@ -251,8 +254,8 @@ def test_equivalents_file_turns_exit_1_into_0_and_the_report_is_strykers(tmp_pat
                                                                           iu_config: HarnessConfig) -> None:
     if not iu_config.sql_dir_is_bundled or iu_config.backend != "embedded":
         pytest.skip("runs the CLI on the bundled build with its own embedded server")
-    # fn_iu_compose_claim's first shard of 3: a few mutants, caught ones and survivors.
-    args = ("--function", "fn_iu_compose_claim", "--shard", "0/3", "--jobs", "2",
+    # A shard of the rollback's mutants: caught ones and (reviewed elsewhere) survivors.
+    args = ("--function", "fn_iu_auto_instantiate_rollback_by_actor", "--shard", "0/4", "--jobs", "2",
             "--equivalents", str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("# nothing reviewed yet\n")
     code, report = _mutate(tmp_path, *args)

@@ -142,13 +142,15 @@ def _die_with_parent() -> None:
 class EmbeddedServer(Server):
     backend = "embedded"
 
-    def __init__(self, folder: Path, binaries: pg_binaries.PgBinaries, durable: bool) -> None:
+    def __init__(self, folder: Path, binaries: pg_binaries.PgBinaries, durable: bool,
+                 extra_settings: dict[str, str] | None = None) -> None:
         self.folder = folder
         self.binaries = binaries
         self.install = binaries.bin_dir.parent
         self.durable = durable
         #: One line when the data went to disk because shm_dir had no room (shown by the CLI and pytest header).
         self.placement_notice: str | None = None
+        self.extra_settings = dict(extra_settings or {})
         self.data_dir = folder / "data"
         self.socket_dir = folder
         self.log_path = folder / "postgres.log"
@@ -160,18 +162,21 @@ class EmbeddedServer(Server):
     # -- lifecycle -----------------------------------------------------------------
     @classmethod
     def start(cls, durable: bool = False, *, pg: str | None = None, largest_n: int | None = None,
-              shm_dir: Path = scratch.DEFAULT_SHM_DIR) -> EmbeddedServer:
+              shm_dir: Path = scratch.DEFAULT_SHM_DIR, extra_settings: dict[str, str] | None = None
+              ) -> EmbeddedServer:
         """initdb a fresh cluster and start it; stopped and removed at exit.
 
         `pg`: a major or a bin folder (default 17). The cluster goes on `shm_dir` (tmpfs) when it has
         room for runs up to `largest_n` instances, else to a disk folder, with a one-line notice.
+        `extra_settings` are added to the server's command line (the profiler's pg_stat_statements,
+        for one); the harness's runs never pass any.
         """
         sweep_stale_dirs(shm_dir=shm_dir)
         binaries = pg_binaries.resolve(pg, reachable_by_others=_run_user() is not None)
         placement = scratch.choose_root(largest_n, shm_dir, for_others=_run_user() is not None)
         folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=placement.root))
         (folder / "owner.pid").write_text(str(os.getpid()))
-        server = cls(folder, binaries, durable)
+        server = cls(folder, binaries, durable, extra_settings)
         server.placement_notice = placement.notice
         atexit.register(server.stop)
         try:
@@ -216,6 +221,7 @@ class EmbeddedServer(Server):
         settings = dict(COMMON_SETTINGS)
         if not self.durable:
             settings.update(THROWAWAY_SETTINGS)
+        settings.update(self.extra_settings)
         command = [str(self.binaries.tool("postgres")), "-D", str(self.data_dir),
                    "-k", str(self.socket_dir), "-p", "5432"]
         for key, value in settings.items():

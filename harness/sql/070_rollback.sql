@@ -4,8 +4,10 @@
 -- Addresses everything one actor's auto-instantiation wrote, through the
 -- sidecar log. Dry run by default. A real run locks the actor's log rows, then
 -- deletes exactly their sidecar log -> lineage -> instance collection ->
--- membership (by the ON DELETE CASCADE) rows, and never touches templates, iu,
--- manual lineage or another actor's rows.
+-- membership rows, each kind in one set-based statement (the last two in one
+-- statement together), and never touches templates, iu, manual lineage or
+-- another actor's rows. What remains per row is PostgreSQL's own foreign-key
+-- check of each deleted collection, one query per key that references it.
 
 -- The second parameter is named dry_run as in SPEC section 1, so callers can
 -- write `dry_run => false`. (A parameter cannot be renamed by CREATE OR
@@ -74,17 +76,26 @@ BEGIN
             'would_delete_membership_rows', v_membership);
     END IF;
 
-    -- Counted under the locks: the cascade below deletes exactly these.
-    SELECT count(*) INTO v_membership FROM iu_core.iu_piece_membership WHERE collection_id = ANY (v_targets);
     DELETE FROM iu_core.iu_auto_instantiate_event_log
      WHERE actor = p_actor AND instance_collection_id = ANY (v_targets);
     GET DIAGNOSTICS v_log = ROW_COUNT;
     DELETE FROM iu_core.iu_collection_template_instance_lineage
      WHERE actor = p_actor AND origin = 'auto' AND instance_collection_id = ANY (v_targets);
     GET DIAGNOSTICS v_lineage = ROW_COUNT;
-    DELETE FROM iu_core.iu_piece_collection
-     WHERE id = ANY (v_targets) AND NOT is_template;
-    GET DIAGNOSTICS v_collections = ROW_COUNT;
+    -- The instance collections, then their memberships, in one statement: the
+    -- membership's RESTRICT foreign key is checked at the statement's end, when both are gone.
+    WITH collections AS (
+        DELETE FROM iu_core.iu_piece_collection
+         WHERE id = ANY (v_targets) AND NOT is_template
+        RETURNING id
+    ), memberships AS (
+        DELETE FROM iu_core.iu_piece_membership m
+         USING collections c
+         WHERE m.collection_id = c.id
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM collections), (SELECT count(*) FROM memberships)
+      INTO v_collections, v_membership;
 
     RETURN jsonb_build_object(
         'status', 'ok', 'actor', p_actor,

@@ -41,42 +41,62 @@ DECLARE
     p_actor ALIAS FOR $5;
     p_emit_mode ALIAS FOR $6;
     c_fn CONSTANT text := 'fn_iu_auto_instantiate_from_event';
-    v_mode_defined    boolean;
-    v_log_id          bigint;
-    v_template_id     uuid;
-    v_is_template     boolean;
-    v_kind            text;
-    v_idempotency_key text;
-    v_instance_key    text;
-    v_instance_id     uuid;
-    v_gate            text;
-    v_template_digest text;
-    v_instance_digest text;
+    v_mode_defined           boolean;
+    v_template_id            uuid;
+    v_is_template            boolean;
+    v_kind                   text;
+    v_template_digest        text;
+    v_idempotency_key        text;
+    v_instance_key           text;
+    v_instance_id            uuid;
+    v_instance_digest        text;
+    v_gate                   text;
+    v_logged                 boolean;
+    v_logged_template_key    text;
+    v_logged_instance_key    text;
+    v_logged_template_digest text;
 BEGIN
-    IF p_event_id IS NULL THEN
-        RAISE EXCEPTION '%: argument event_id is required, got NULL', c_fn USING ERRCODE = 'IU001';
+    -- The full argument check (fn_iu_require_text) runs unless every text argument is
+    -- plainly fine: at most 512 bytes (so at most 512 characters) and starting with a
+    -- printable ASCII character (so neither empty nor blank). Anything else, a null
+    -- included, gets the full check, in argument order, which raises.
+    IF NOT coalesce(p_event_id IS NOT NULL
+                    AND octet_length(p_event_type) <= 512 AND p_event_type COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(p_template_key) <= 512 AND p_template_key COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(p_suffix) <= 512 AND p_suffix COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(p_actor) <= 512 AND p_actor COLLATE "C" BETWEEN '!' AND '~'
+                    AND octet_length(p_emit_mode) <= 512 AND p_emit_mode COLLATE "C" BETWEEN '!' AND '~',
+                    false) THEN
+        IF p_event_id IS NULL THEN
+            RAISE EXCEPTION '%: argument event_id is required, got NULL', c_fn USING ERRCODE = 'IU001';
+        END IF;
+        PERFORM iu_core.fn_iu_require_text(c_fn, 'event_type', p_event_type);
+        PERFORM iu_core.fn_iu_require_text(c_fn, 'template_key', p_template_key);
+        PERFORM iu_core.fn_iu_require_text(c_fn, 'suffix', p_suffix);
+        PERFORM iu_core.fn_iu_require_text(c_fn, 'actor', p_actor);
+        PERFORM iu_core.fn_iu_require_text(c_fn, 'emit_mode', p_emit_mode);
     END IF;
-    PERFORM iu_core.fn_iu_require_text(c_fn, 'event_type', p_event_type);
-    PERFORM iu_core.fn_iu_require_text(c_fn, 'template_key', p_template_key);
-    PERFORM iu_core.fn_iu_require_text(c_fn, 'suffix', p_suffix);
-    PERFORM iu_core.fn_iu_require_text(c_fn, 'actor', p_actor);
-    PERFORM iu_core.fn_iu_require_text(c_fn, 'emit_mode', p_emit_mode);
 
     v_idempotency_key := md5(p_event_id::text || ':' || p_template_key || ':' || p_suffix);
     v_instance_key := 'tpl-inst:auto:' || p_suffix;
 
-    -- Every lookup in one statement (emit mode, template, the key's log row,
-    -- the first closed gate); judged below in the documented order.
+    -- Every lookup in one statement (emit mode, template, the key's log row with its
+    -- instance's key, the first closed gate); judged below in the documented order.
     SELECT EXISTS (SELECT 1 FROM iu_core.iu_emit_mode e WHERE e.emit_mode = p_emit_mode),
            t.id, t.is_template, t.kind, t.manifest_digest,
-           (SELECT l.id FROM iu_core.iu_auto_instantiate_event_log l
-             WHERE l.idempotency_key = v_idempotency_key),
+           l.id IS NOT NULL, l.template_collection_key, l.instance_collection_id, li.collection_key,
+           l.instance_digest,
            (SELECT min(k.gate_key)
               FROM (VALUES ('iu_core.auto_instantiate_enabled'), ('iu_core.composer_enabled')) AS k(gate_key)
-             WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled))
-      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest, v_log_id, v_gate
+             WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled)),
+           l.template_digest
+      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest,
+           v_logged, v_logged_template_key, v_instance_id, v_logged_instance_key, v_instance_digest, v_gate,
+           v_logged_template_digest
       FROM (SELECT 1) AS one
-      LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p_template_key;
+      LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p_template_key
+      LEFT JOIN iu_core.iu_auto_instantiate_event_log l ON l.idempotency_key = v_idempotency_key
+      LEFT JOIN iu_core.iu_piece_collection li ON li.id = l.instance_collection_id;
 
     IF NOT v_mode_defined THEN
         RAISE EXCEPTION 'undefined emit_mode %', quote_literal(p_emit_mode)
@@ -89,8 +109,9 @@ BEGIN
             USING ERRCODE = 'IU002';
     END IF;
 
-    IF v_log_id IS NOT NULL THEN
-        RETURN iu_core.fn_iu_auto_instantiate_duplicate(v_log_id, p_template_key, v_instance_key);
+    IF v_logged THEN
+        RETURN iu_core.fn_iu_auto_instantiate_duplicate(v_idempotency_key, v_logged_template_key, v_instance_id,
+            v_logged_instance_key, v_logged_template_digest, v_instance_digest, p_template_key, v_instance_key);
     END IF;
 
     IF v_gate IS NOT NULL THEN
@@ -100,8 +121,46 @@ BEGIN
             'instance_digest', NULL, 'digest_match', NULL);
     END IF;
 
-    SELECT claimed_id, claimed_digest INTO v_instance_id, v_instance_digest
-      FROM iu_core.fn_iu_compose_claim(v_template_id, v_kind, v_instance_key, p_actor);
+    -- Every row of the call in one statement: the instance collection, with its
+    -- digest computed from the template's piece rows as this statement sees them
+    -- (one snapshot: the very rows it copies); its memberships (the template's own
+    -- IUs); lineage (origin 'auto'; the endpoints are known good here: a template,
+    -- an instance just created) and the log row. The INSERT ... ON CONFLICT of the
+    -- instance key is the claim that serializes concurrent callers of one key: when
+    -- it is taken, nothing of this call is written. Memberships and lineage may
+    -- precede their collection in the statement because foreign-key checks run at
+    -- its end. The template's digest, when it was stored without one, is its
+    -- recomputation: the digest of these same pieces.
+    WITH claimed AS (
+        INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, manifest_digest, created_by)
+        SELECT v_instance_key, v_kind, false,
+               iu_core.fn_iu_piece_graph_digest(
+                   (SELECT string_agg(iu_core.fn_iu_piece_graph_line(m.position, m.iu_id, i.content_hash), '|'
+                                      ORDER BY m.position)
+                      FROM iu_core.iu_piece_membership m
+                      JOIN iu_core.iu i ON i.id = m.iu_id
+                     WHERE m.collection_id = v_template_id)),
+               p_actor
+        ON CONFLICT (collection_key) DO NOTHING
+        RETURNING id, manifest_digest
+    ), members AS (
+        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
+        SELECT c.id, m.iu_id, m.position
+          FROM claimed c CROSS JOIN iu_core.iu_piece_membership m
+         WHERE m.collection_id = v_template_id
+    ), lineage AS (
+        INSERT INTO iu_core.iu_collection_template_instance_lineage
+            (template_collection_id, instance_collection_id, origin, actor)
+        SELECT v_template_id, c.id, 'auto', p_actor FROM claimed c
+    ), logged AS (
+        INSERT INTO iu_core.iu_auto_instantiate_event_log
+            (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
+             idempotency_key, template_digest, instance_digest)
+        SELECT p_event_id, p_event_type, p_template_key, c.id, p_actor, p_emit_mode,
+               v_idempotency_key, coalesce(v_template_digest, c.manifest_digest), c.manifest_digest
+          FROM claimed c
+    )
+    SELECT c.id, c.manifest_digest INTO v_instance_id, v_instance_digest FROM claimed c;
     IF v_instance_id IS NULL THEN
         -- BROKEN ON PURPOSE: the log is not re-read after losing the claim. A
         -- concurrent caller of the same event that committed meanwhile is
@@ -112,24 +171,7 @@ BEGIN
                   HINT = 'each event needs its own suffix';
     END IF;
 
-    -- The template's stored digest (recomputed if a template was stored without
-    -- one); v_iu_digest_audit recomputes both sides from the stored rows.
-    v_template_digest := coalesce(v_template_digest, iu_core.fn_iu_manifest_digest(v_template_id));
-
-    -- Lineage and log row in one statement. The endpoints are known good here (a
-    -- template, an instance just created), so lineage skips the checking function.
-    WITH lineage AS (
-        INSERT INTO iu_core.iu_collection_template_instance_lineage
-            (template_collection_id, instance_collection_id, origin, actor)
-        VALUES (v_template_id, v_instance_id, 'auto', p_actor)
-    )
-    INSERT INTO iu_core.iu_auto_instantiate_event_log
-        (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
-         idempotency_key, template_digest, instance_digest)
-    VALUES
-        (p_event_id, p_event_type, p_template_key, v_instance_id, p_actor, p_emit_mode,
-         v_idempotency_key, v_template_digest, v_instance_digest);
-
+    v_template_digest := coalesce(v_template_digest, v_instance_digest);
     RETURN jsonb_build_object(
         'status', 'ok', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
         'idempotency_key', v_idempotency_key, 'template_digest', v_template_digest,

@@ -36,6 +36,7 @@ BEGIN
     GET DIAGNOSTICS v_log = ROW_COUNT;
     DELETE FROM iu_core.iu_collection_template_instance_lineage WHERE instance_collection_id = ANY (v_targets);
     GET DIAGNOSTICS v_lineage = ROW_COUNT;
+    DELETE FROM iu_core.iu_piece_membership WHERE collection_id = ANY (v_targets);
     DELETE FROM iu_core.iu_piece_collection WHERE id = ANY (v_targets);
     GET DIAGNOSTICS v_coll = ROW_COUNT;
     RETURN jsonb_build_object('status', 'ok', 'actor', p_actor, 'deleted_instance_collections', v_coll,

@@ -5,7 +5,7 @@
 -- What is broken: the real run (dry_run => false) of
 -- fn_iu_auto_instantiate_rollback_by_actor deletes the sidecar log rows of
 -- every actor that used the same templates as the actor being rolled back,
--- then the lineage rows and instance collections (memberships by cascade) of
+-- then the lineage rows, memberships and instance collections of
 -- all of them. The dry run is unchanged and still reports exactly the actor's
 -- rows, so a check that trusts the dry run's numbers does not see it.
 -- SPEC section 1: a rollback "never touches ... another actor's rows".
@@ -89,6 +89,7 @@ BEGIN
     DELETE FROM iu_core.iu_collection_template_instance_lineage
      WHERE origin = 'auto' AND instance_collection_id = ANY (v_targets);
     GET DIAGNOSTICS v_lineage = ROW_COUNT;
+    DELETE FROM iu_core.iu_piece_membership WHERE collection_id = ANY (v_targets);
     DELETE FROM iu_core.iu_piece_collection
      WHERE id = ANY (v_targets) AND NOT is_template;
     GET DIAGNOSTICS v_collections = ROW_COUNT;
