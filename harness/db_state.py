@@ -40,6 +40,29 @@ def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
     return {name: digest for name, digest in conn.execute(query).fetchall()}
 
 
+def writes(conn: psycopg.Connection) -> dict[str, tuple[int, int, int]]:
+    """Rows inserted, updated and deleted so far by the current transaction, per SPEC table.
+
+    PostgreSQL's own per-transaction counters (pg_stat_xact_user_tables), which include
+    subtransactions, released or rolled back: compared before and after one call, they say
+    whether the call wrote anything, without scanning a table (cheap at any N).
+    """
+    rows = conn.execute("""
+        SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_xact_user_tables
+         WHERE schemaname = 'iu_core' AND relname = ANY (%s)""", (list(SPEC_TABLES),)).fetchall()
+    return {name: (int(i), int(u), int(d)) for name, i, u, d in rows}
+
+
+def written(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
+    """What changed between two `writes` readings: {table: {inserted, updated, deleted}}, empty if nothing."""
+    changed: dict[str, Any] = {}
+    for table, counts in after.items():
+        delta = [a - b for a, b in zip(counts, before.get(table, (0, 0, 0)), strict=True)]
+        if any(delta):
+            changed[table] = dict(zip(("inserted", "updated", "deleted"), delta, strict=True))
+    return changed
+
+
 def gate_states(conn: psycopg.Connection) -> dict[str, bool | None]:
     rows = dict(conn.execute("SELECT gate_key, enabled FROM iu_core.iu_gate").fetchall())
     return {gate: rows.get(gate) for gate in GATES}

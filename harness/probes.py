@@ -74,6 +74,7 @@ def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
                 set_gates(conn, True, open_gates)
             suffix = f"{PROBE_SUFFIX}-gated-{k}"
             label = "open: " + (", ".join(open_gates) or "none")
+            before = db_state.writes(conn)
             try:
                 with conn.transaction():
                     answer = call_orchestrator_once(conn, probe_event_id(ctx, "gated", k), ctx.scenario.event_type,
@@ -82,13 +83,15 @@ def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
             except psycopg.Error as exc:
                 cases[label] = {**_outcome(exc), "passed": False}
                 continue
+            wrote = db_state.written(before, db_state.writes(conn))
             answer = answer if isinstance(answer, dict) else {"answer": answer}
             lacking = [k for k in ANSWER_KEYS if k not in answer]
-            passed = answer.get("status") == "gated" and answer.get("gate") in closed and not lacking
+            passed = answer.get("status") == "gated" and answer.get("gate") in closed and not lacking and not wrote
             cases[label] = {"status": answer.get("status"), "gate": answer.get("gate"), "closed": closed,
-                            "passed": passed, **({"lacking_keys": lacking} if lacking else {})}
+                            "passed": passed, **({"lacking_keys": lacking} if lacking else {}),
+                            **({"wrote": wrote} if wrote else {})}
         restore_gates(conn, at_rest)
-        unchanged = db_state.fingerprint(conn) == ctx.facts["post"]["fingerprint"]
+    unchanged = not any("wrote" in c for c in cases.values())
     passed = unchanged and all(c["passed"] for c in cases.values())
     return passed, {"cases": cases, "database_unchanged": unchanged}
 
@@ -128,12 +131,11 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
             args = {"event_id": probe_event_id(ctx, "bad-input", k), "event_type": ctx.scenario.event_type,
                     "template_key": template, "suffix": f"{PROBE_SUFFIX}-bad-input-{k}",
                     "actor": probe_actor(ctx, "bad-input"), "emit_mode": ctx.scenario.emit_mode, **changed}
-            before = db_state.table_counts(conn)
+            before = db_state.writes(conn)
             try:
                 with conn.transaction():
                     answer = call_orchestrator_once(conn, **args)
-                    # It answered: whatever it wrote is still visible here, inside its savepoint.
-                    wrote = {t: v - before[t] for t, v in db_state.table_counts(conn).items() if v != before[t]}
+                    wrote = db_state.written(before, db_state.writes(conn))
             except psycopg.Error as exc:
                 cases[label] = {"kind": kind, **_outcome(exc), "passed": True}
                 states_by_kind.setdefault(kind, set()).add(str(exc.sqlstate))
@@ -141,7 +143,8 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
             status = answer.get("status") if isinstance(answer, dict) else answer
             cases[label] = {"kind": kind, "answered": status, "wrote": wrote, "passed": False}
         restore_gates(conn, at_rest)
-        unchanged = db_state.fingerprint(conn) == ctx.facts["post"]["fingerprint"]
+    # A call that raised wrote nothing that survives; one that answered is judged with what it wrote.
+    unchanged = not any(c.get("wrote") for c in cases.values())
     # SPEC: each kind of bad input raises "its own SQLSTATE": one per kind, and not one for all kinds.
     # (A kind raising two SQLSTATEs means some of its cases were not caught by the build's own check.)
     all_states = set().union(*states_by_kind.values()) if states_by_kind else set()
@@ -338,11 +341,11 @@ def _template(ctx: RunContext) -> tuple[str, str, str]:
 
 def _raises(conn: psycopg.Connection, query: str, params: tuple[Any, ...]) -> dict[str, Any]:
     """Run one statement that must raise, in its own savepoint; what happened."""
-    before = db_state.table_counts(conn)
+    before = db_state.writes(conn)
     try:
         with conn.transaction():
             row = conn.execute(query, params).fetchone()
-            wrote = {t: v - before[t] for t, v in db_state.table_counts(conn).items() if v != before[t]}
+            wrote = db_state.written(before, db_state.writes(conn))
     except psycopg.Error as exc:
         return {**_outcome(exc), "passed": True}
     return {"answered": None if row is None else str(row[0]), "wrote": wrote, "passed": False}
@@ -458,10 +461,10 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
         _log_row(conn, ctx, actor, str(manual), key, "rollback-manual")
         set_gates(conn, False)
 
-        before_noop = db_state.fingerprint(conn)
+        before_noop = db_state.writes(conn)
         (noop,) = conn.execute(ROLLBACK_SQL, (f"{PROBE_SUFFIX}:nobody", False)).fetchone()  # type: ignore[misc]
         evidence["nothing_to_do"] = {"status": _get(noop, "status"),
-                                     "unchanged": db_state.fingerprint(conn) == before_noop}
+                                     "unchanged": not db_state.written(before_noop, db_state.writes(conn))}
         (dry,) = conn.execute(ROLLBACK_SQL, (actor, True)).fetchone()  # type: ignore[misc]
         before = db_state.table_counts(conn)
         (real,) = conn.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]

@@ -368,6 +368,7 @@ def to_json(result: RunResult, environment: dict[str, Any] | None = None) -> dic
         "rollback": facts.get("rollback", {}).get("result"),
         "workers": facts.get("workers"),
         "timings": result.timings,
+        "check_seconds": facts.get("check_seconds", {}),
         "environment": environment or {},
     }
 

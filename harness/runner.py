@@ -110,6 +110,7 @@ class _Run:
         for inv in invariants_for(phase):
             if inv.applies is not None and not inv.applies(self.ctx):
                 continue
+            began = time.perf_counter()
             try:
                 # A savepoint inside the scenario's transaction keeps a failing check contained.
                 if self.ctx.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -123,6 +124,9 @@ class _Run:
             except Exception as exc:  # a check that cannot run has not held: it fails, with the reason
                 _raise_if_out_of_space(exc)
                 passed, evidence = False, {"check_raised": _error_evidence(exc)}
+            finally:
+                # Where the harness's own time goes (the report's JSON keeps it per check).
+                self.ctx.facts.setdefault("check_seconds", {})[inv.name] = round(time.perf_counter() - began, 4)
             self.results.append(InvariantResult(inv.name, phase, inv.description, bool(passed), evidence))
 
     def step_failed(self, name: str, description: str, phase: str, exc: BaseException) -> None:
@@ -133,6 +137,7 @@ class _Run:
         """Counts, views, per-actor rows and the fingerprint; the digest audit (it recomputes
         every auto instance's digest) only where a check reads it."""
         conn = self.ctx.conn
+        began = time.perf_counter()
         snap: dict[str, Any] = {"counts": db_state.table_counts(conn),
                                 "summary": db_state.template_summary(conn),
                                 "actors": db_state.actor_rows(conn),
@@ -140,6 +145,7 @@ class _Run:
                                 "fingerprint": db_state.fingerprint(conn)}
         if audit:
             snap["digest_audit"] = db_state.digest_audit(conn, self.ctx.scenario.actor)
+        self.timings["snapshots_s"] = self.timings.get("snapshots_s", 0.0) + time.perf_counter() - began
         return snap
 
     def call_all(self, table: str, stage: str) -> float:
