@@ -98,3 +98,21 @@ def test_the_users_command_fails_on_a_spec_fault(build: str, fault: str, tmp_pat
     report = json.loads((tmp_path / "seed-50000x-03-n20.json").read_text())
     assert report["passed"] is False
     assert caught in {i["name"] for i in report["invariants"] if not i["passed"]}
+
+
+def test_a_stricter_conforming_build_is_not_failed_by_the_probes(iu_pool: DatabasePool, tmp_path: Path) -> None:
+    """A build may add constraints SPEC leaves open (here: one log row per instance). The rollback
+    probe cannot plant another actor's log row on such a build: it says so, and the run still passes."""
+    stricter = tmp_path / "one_log_row_per_instance.sql"
+    stricter.write_text("CREATE UNIQUE INDEX iu_log_one_per_instance ON iu_core.iu_auto_instantiate_event_log "
+                        "(instance_collection_id);\n")
+    pool = DatabasePool(iu_pool.server, dataclasses.replace(iu_pool.config, extra_sql=(stricter,)))
+    try:
+        scenario = load_scenario(SEED_50000X)
+        result = run_scenario(pool.clone(scenario.baseline), scenario, 20, pool=pool)
+    finally:
+        pool.close()
+    assert result.passed and not result.not_run, result.failure_summary()
+    probe = next(r for r in result.results if r.name == "probe_rollback_spares_others")
+    assert str(probe.evidence["planted"]["other_actors_log_row"]).startswith("not plantable on this build")
+    assert "shared_instance" not in probe.evidence["spared"]
