@@ -21,28 +21,10 @@ import psycopg
 
 from harness import db_state
 from harness.errors import HarnessError
-from harness.spec_calls import ANSWER_KEYS, GATES, call_orchestrator_once, set_gates
+from harness.spec_calls import ANSWER_KEYS, GATES, SPEC_COLUMNS, call_orchestrator_once, set_gates
 
 OK, MISSING, DIFFERENT = "ok", "missing", "different"
 
-# table -> required column -> accepted type names (format_type); SPEC section 1.
-TEXT = ("text", "character varying")
-INTEGER = ("integer", "bigint", "smallint")
-SPEC_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    "iu": {"id": ("uuid",), "iu_key": TEXT, "content_hash": TEXT},
-    "iu_lifecycle_log": {"iu_id": ("uuid",)},
-    "iu_vector_sync_point": {"iu_id": ("uuid",)},
-    "iu_piece_collection": {"id": ("uuid",), "collection_key": TEXT, "kind": TEXT, "is_template": ("boolean",),
-                            "manifest_digest": TEXT},
-    "iu_piece_membership": {"collection_id": ("uuid",), "iu_id": ("uuid",), "position": INTEGER},
-    "iu_collection_template_instance_lineage": {"template_collection_id": ("uuid",),
-                                                "instance_collection_id": ("uuid",), "origin": TEXT,
-                                                "actor": TEXT},
-    "iu_auto_instantiate_event_log": {"event_id": ("uuid",), "event_type": TEXT, "template_collection_key": TEXT,
-                                      "instance_collection_id": ("uuid",), "actor": TEXT, "emit_mode": TEXT,
-                                      "idempotency_key": TEXT, "template_digest": TEXT, "instance_digest": TEXT},
-    "iu_gate": {"gate_key": TEXT, "enabled": ("boolean",)},
-}
 # table -> column sets that SPEC makes a primary key or unique.
 SPEC_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
     "iu": (("id",), ("iu_key",)),
@@ -151,7 +133,8 @@ def _key_rows(conn: psycopg.Connection, columns: dict[str, dict[str, str]]) -> l
             SELECT c.relname, array_agg(a.attname::text)
               FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
               JOIN pg_namespace n ON n.oid = c.relnamespace
-              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+              JOIN pg_attribute a ON a.attrelid = c.oid
+                   AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])  -- key columns, not INCLUDE
              WHERE n.nspname = 'iu_core' AND i.indisunique AND i.indpred IS NULL
              GROUP BY c.relname, i.indexrelid""").fetchall():
         unique_sets.setdefault(table, []).append(set(cols))
@@ -271,8 +254,9 @@ class _Behaviour:
             conn.execute("INSERT INTO iu_core.iu (id, iu_key, content_hash) VALUES (%s, %s, md5(%s))",
                          (iu, f"{CHECK_ACTOR}:iu:{k}", f"piece {k}"))
         key, template_id = f"tpl:{CHECK_ACTOR}/v1", _uuid(f"{CHECK_ACTOR}:template")
-        conn.execute("INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template) "
-                     "VALUES (%s, %s, 'file', true)", (template_id, key))
+        # A placeholder digest first (a build may keep manifest_digest NOT NULL), the real one below.
+        conn.execute("INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, "
+                     "manifest_digest) VALUES (%s, %s, 'file', true, repeat('0', 16))", (template_id, key))
         for position, iu in enumerate(ius, start=1):
             conn.execute("INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position) "
                          "VALUES (%s, %s, %s)", (template_id, iu, position))

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from harness.scenario import SPEC_TABLES
-from harness.spec_calls import GATES
+from harness.spec_calls import GATES, SPEC_COLUMNS
 
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:
@@ -26,16 +26,19 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
-    """Per SPEC table: row count and an order-independent hash of every row's full text.
+    """Per SPEC table: row count and an order-independent hash of every row's SPEC columns.
 
     Each row's md5 is read as a 60-bit number and the numbers are summed: a
     multiset hash, so equal fingerprints mean the same rows, column for column,
     without sorting or concatenating the table (linear in rows, constant memory).
-    Only SPEC's tables: what else a build keeps (caches, its own audit trails) is its own business.
+    Only SPEC's tables and their SPEC columns: what else a build keeps (an updated_at its own
+    trigger bumps when the harness toggles a gate, caches, audit trails) is its own business.
     """
     query = sql.SQL(" UNION ALL ").join(
-        sql.SQL("SELECT {name}, count(*) || ':' || coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)::bigint), 0) "
-                "FROM iu_core.{table} t").format(name=sql.Literal(name), table=sql.Identifier(name))
+        sql.SQL("SELECT {name}, count(*) || ':' || coalesce(sum(('x' || left(md5(row({columns})::text), 15))"
+                "::bit(60)::bigint), 0) FROM iu_core.{table} t").format(
+            name=sql.Literal(name), table=sql.Identifier(name),
+            columns=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in SPEC_COLUMNS[name]))
         for name in SPEC_TABLES)
     return {name: digest for name, digest in conn.execute(query).fetchall()}
 

@@ -26,6 +26,24 @@ WITH locked AS (
 )
 UPDATE iu_core.iu_gate g SET enabled = %(enabled)s FROM locked WHERE g.gate_key = locked.gate_key
 """
+# table -> required column -> accepted type names (format_type); SPEC section 1.
+TEXT = ("text", "character varying", "character")  # any string type: SPEC says text
+INTEGER = ("integer", "bigint", "smallint")
+SPEC_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "iu": {"id": ("uuid",), "iu_key": TEXT, "content_hash": TEXT},
+    "iu_lifecycle_log": {"iu_id": ("uuid",)},
+    "iu_vector_sync_point": {"iu_id": ("uuid",)},
+    "iu_piece_collection": {"id": ("uuid",), "collection_key": TEXT, "kind": TEXT, "is_template": ("boolean",),
+                            "manifest_digest": TEXT},
+    "iu_piece_membership": {"collection_id": ("uuid",), "iu_id": ("uuid",), "position": INTEGER},
+    "iu_collection_template_instance_lineage": {"template_collection_id": ("uuid",),
+                                                "instance_collection_id": ("uuid",), "origin": TEXT,
+                                                "actor": TEXT},
+    "iu_auto_instantiate_event_log": {"event_id": ("uuid",), "event_type": TEXT, "template_collection_key": TEXT,
+                                      "instance_collection_id": ("uuid",), "actor": TEXT, "emit_mode": TEXT,
+                                      "idempotency_key": TEXT, "template_digest": TEXT, "instance_digest": TEXT},
+    "iu_gate": {"gate_key": TEXT, "enabled": ("boolean",)},
+}
 ORCHESTRATOR_SQL = ("SELECT iu_core.fn_iu_auto_instantiate_from_event("
                     "%s::uuid, %s::text, %s::text, %s::text, %s::text, %s::text)")
 

@@ -35,8 +35,9 @@ INSERT INTO baseline_collection VALUES
     ('col:wf:release-checklist',  'workflow', false, ARRAY[24, 25, 26, 27]),
     ('col:file:scratchpad',       'file',     false, ARRAY[28, 29, 30]);
 
-INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template)
-SELECT md5('iu-harness:collection:' || collection_key)::uuid, collection_key, kind, is_template
+-- A placeholder digest first (a build may keep manifest_digest NOT NULL); the real one below.
+INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest)
+SELECT md5('iu-harness:collection:' || collection_key)::uuid, collection_key, kind, is_template, repeat('0', 16)
   FROM baseline_collection;
 
 INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
