@@ -66,6 +66,8 @@ SELECT c.relname, c.relkind = 'i', pg_relation_size(c.oid)
 
 
 # Parts of a call, each timed alone: K calls in one DO loop, best of three, minus the empty loop.
+# Two parts time our bundled build's own helpers (fn_iu_require_text, fn_iu_new_collection_id): an
+# optional look inside our build, reported "not in this build" on another (part_costs), never required.
 # Helper functions are created in the clone's public schema (a throwaway server, never a build).
 PARTS_SETUP = r"""
 CREATE FUNCTION public.part_empty() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;

@@ -70,7 +70,7 @@ ORDER BY object_name, kind
 @dataclass(frozen=True)
 class SchemaObject:
     kind: str  # unique, foreign_key, check, not_null, trigger
-    name: str  # iu_core.table.constraint
+    name: str  # schema-qualified: <schema>.<table>.<constraint>
     start: int  # its line in the schema listing
     end: int
     drop_sql: str
@@ -79,7 +79,7 @@ class SchemaObject:
 @dataclass
 class FunctionTarget:
     source: Source
-    identity: str  # iu_core.fn(args)
+    identity: str  # schema-qualified: <schema>.<function>(<argument types>)
     syntax: FunctionSyntax | None
     problem: str | None = None  # why it has no mutants (e.g. a BEGIN ATOMIC body)
 
