@@ -8,6 +8,8 @@ SPEC leaves open, is only cross-checked (`build_digest_view`), never relied on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -25,8 +27,8 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
     return {name: int(count) for name, count in conn.execute(query).fetchall()}
 
 
-def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
-    """Per SPEC table: row count and an order-independent hash of every row's SPEC columns.
+def fingerprint(conn: psycopg.Connection, tables: Sequence[str] = SPEC_TABLES) -> dict[str, str]:
+    """Per SPEC table (or those of `tables`): row count and an order-independent hash of every row's SPEC columns.
 
     Each row's md5 is read as a 60-bit number and the numbers are summed: a
     multiset hash, so equal fingerprints mean the same rows, column for column,
@@ -39,7 +41,7 @@ def fingerprint(conn: psycopg.Connection) -> dict[str, str]:
                 "::bit(60)::bigint), 0) FROM iu_core.{table} t").format(
             name=sql.Literal(name), table=sql.Identifier(name),
             columns=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in SPEC_COLUMNS[name]))
-        for name in SPEC_TABLES)
+        for name in tables)
     return {name: digest for name, digest in conn.execute(query).fetchall()}
 
 
@@ -64,6 +66,35 @@ def written(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int,
         if any(delta):
             changed[table] = dict(zip(("inserted", "updated", "deleted"), delta, strict=True))
     return changed
+
+
+@dataclass(frozen=True)
+class WriteWatch:
+    """What a step wrote, read the cheapest way this server allows (see `watch_writes`)."""
+
+    method: str  # "write counters" or "fingerprint"
+    before: Any
+
+
+def watch_writes(conn: psycopg.Connection) -> WriteWatch:
+    """Start watching what the SPEC tables get written: PostgreSQL's per-transaction write counters
+    (no scan, so cheap at any N; the caller keeps the step and `writes_since` in one transaction), or,
+    where track_counts is off and the counters stay at zero, a whole fingerprint before and after.
+    """
+    row = conn.execute("SELECT current_setting('track_counts')::boolean").fetchone()
+    if row and row[0]:
+        return WriteWatch("write counters", writes(conn))
+    return WriteWatch("fingerprint", fingerprint(conn))
+
+
+def writes_since(conn: psycopg.Connection, watch: WriteWatch) -> dict[str, Any]:
+    """What was written since `watch`: {table: {inserted, updated, deleted}} from the counters (an
+    UPDATE that changes no value counts: SPEC's "writes nothing"), or {table: "rows differ"} from
+    fingerprints; empty if nothing."""
+    if watch.method == "write counters":
+        return written(watch.before, writes(conn))
+    after = fingerprint(conn)
+    return {t: "rows differ" for t in sorted(set(watch.before) | set(after)) if watch.before.get(t) != after.get(t)}
 
 
 def gate_states(conn: psycopg.Connection) -> dict[str, bool | None]:
@@ -113,16 +144,17 @@ def digest_audit(conn: psycopg.Connection, actor: str | None = None) -> dict[str
 
     With `actor`, also `actor_drift / actor_ok / actor_total` from the same single pass.
     """
-    row = conn.execute(_AUDIT_ROWS + """
-        SELECT count(*) FILTER (WHERE NOT ok), count(*) FILTER (WHERE ok), count(*),
-               count(*) FILTER (WHERE actor = %(actor)s AND NOT ok),
-               count(*) FILTER (WHERE actor = %(actor)s AND ok),
-               count(*) FILTER (WHERE actor = %(actor)s)
-          FROM judged""", {"actor": actor}).fetchone()
-    assert row is not None
-    audit = {"drift": int(row[0]), "ok": int(row[1]), "total": int(row[2])}
+    # Grouped, not six FILTERed counts: the inlined `ok` (and with it each recomputation through
+    # fn_iu_manifest_digest) would be evaluated once per FILTER that reads it.
+    groups = conn.execute(_AUDIT_ROWS + """
+        SELECT actor IS NOT DISTINCT FROM %(actor)s, ok, count(*) FROM judged GROUP BY 1, 2""",
+                          {"actor": actor}).fetchall()
+    def count(mine: bool | None, ok: bool | None) -> int:
+        return sum(int(n) for m, o, n in groups if mine in (None, m) and ok in (None, o))
+
+    audit = {"drift": count(None, False), "ok": count(None, True), "total": count(None, None)}
     if actor is not None:
-        audit.update(actor_drift=int(row[3]), actor_ok=int(row[4]), actor_total=int(row[5]))
+        audit.update(actor_drift=count(True, False), actor_ok=count(True, True), actor_total=count(True, None))
     return audit
 
 

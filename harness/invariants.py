@@ -193,25 +193,44 @@ def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
 @invariant("instances_reuse_template_pieces", phase="post_commit",
            description="each instance's memberships are exactly its template's (position, iu) rows")
 def instances_reuse_template_pieces(ctx: RunContext) -> tuple[bool, Evidence]:
+    # One pass over the memberships: per collection, its row count and a multiset hash of its
+    # (position, iu) rows (the sum of a 64-bit hash of each row, seeded by its position); an
+    # instance holds when both equal its template's. Only on failure the exact row differences.
     row = _rows(ctx, """
         WITH run AS (
             SELECT (c.result->>'instance_id')::uuid AS instance_id, t.id AS template_id
               FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
               JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key),
-        instance_rows AS (
-            SELECT r.instance_id, m.position, m.iu_id
-              FROM run r JOIN iu_core.iu_piece_membership m ON m.collection_id = r.instance_id),
-        template_rows AS (
-            SELECT r.instance_id, m.position, m.iu_id
-              FROM run r JOIN iu_core.iu_piece_membership m ON m.collection_id = r.template_id)
-        SELECT (SELECT count(*) FROM instance_rows)::int AS instance_rows,
-               (SELECT count(*) FROM (SELECT * FROM instance_rows EXCEPT ALL SELECT * FROM template_rows) x)::int
-                   AS not_in_template,
-               (SELECT count(*) FROM (SELECT * FROM template_rows EXCEPT ALL SELECT * FROM instance_rows) x)::int
-                   AS missing_from_instance""")[0]
-    passed = (row["instance_rows"] == ctx.expected_memberships and row["not_in_template"] == 0
-              and row["missing_from_instance"] == 0)
-    return passed, {**row, "expected_rows": ctx.expected_memberships}
+        graphs AS (
+            SELECT m.collection_id, count(*) AS pieces, sum(uuid_hash_extended(m.iu_id, m.position)) AS graph
+              FROM iu_core.iu_piece_membership m GROUP BY m.collection_id),
+        templates AS MATERIALIZED (
+            SELECT g.* FROM graphs g WHERE g.collection_id IN (SELECT DISTINCT template_id FROM run))
+        SELECT count(*)::int AS instances, coalesce(sum(i.pieces), 0)::int AS instance_rows,
+               count(*) FILTER (WHERE (i.pieces, i.graph) IS DISTINCT FROM (t.pieces, t.graph))::int
+                   AS instances_differing
+          FROM run r LEFT JOIN graphs i ON i.collection_id = r.instance_id
+          LEFT JOIN templates t ON t.collection_id = r.template_id""")[0]
+    passed = (row["instances"] == ctx.n and row["instance_rows"] == ctx.expected_memberships
+              and row["instances_differing"] == 0)
+    evidence: Evidence = {**row, "expected_rows": ctx.expected_memberships}
+    if not passed:
+        evidence.update(_rows(ctx, """
+            WITH run AS (
+                SELECT (c.result->>'instance_id')::uuid AS instance_id, t.id AS template_id
+                  FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
+                  JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key),
+            instance_rows AS (
+                SELECT r.instance_id, m.position, m.iu_id
+                  FROM run r JOIN iu_core.iu_piece_membership m ON m.collection_id = r.instance_id),
+            template_rows AS (
+                SELECT r.instance_id, m.position, m.iu_id
+                  FROM run r JOIN iu_core.iu_piece_membership m ON m.collection_id = r.template_id)
+            SELECT (SELECT count(*) FROM (SELECT * FROM instance_rows EXCEPT ALL SELECT * FROM template_rows) x)::int
+                       AS not_in_template,
+                   (SELECT count(*) FROM (SELECT * FROM template_rows EXCEPT ALL SELECT * FROM instance_rows) x)::int
+                       AS missing_from_instance""")[0])
+    return passed, evidence
 
 
 @invariant("answers_as_spec_derives", phase="post_commit",
@@ -371,11 +390,15 @@ def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
           FROM pg_temp.iu_run_replay r JOIN pg_temp.iu_run_calls c USING (seq)""", {"keys": list(ANSWER_KEYS)})[0]
     facts = ctx.facts
     counts_unchanged = facts["post"]["counts"] == facts["after_replay"]["counts"]
-    fingerprint_unchanged = facts["post"]["fingerprint"] == facts["after_replay"]["fingerprint"]
-    evidence: Evidence = {**row, "counts_unchanged": counts_unchanged,
-                          "fingerprint_unchanged": fingerprint_unchanged}
+    # SPEC: a duplicate "writes nothing": no row of a SPEC table inserted, updated (even to the same
+    # values) or deleted by the replay's calls, read from PostgreSQL's per-transaction counters.
+    written = facts["after_replay"]["written"]
+    evidence: Evidence = {**row, "counts_unchanged": counts_unchanged, "nothing_written": not written,
+                          "written_read_by": facts["after_replay"]["written_read_by"]}
     passed = row["replayed"] == row["duplicate"] == row["same_instance"] == row["same_keys"] == ctx.n \
-        and counts_unchanged and fingerprint_unchanged
+        and counts_unchanged and not written
+    if written:
+        evidence["written"] = written
     if not passed:
         evidence["offending"] = _jsonable(_rows(ctx, """
             SELECT p.seq, p.suffix, r.result::text AS replay_result
@@ -408,10 +431,13 @@ def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
                                         "would_delete_log_rows", "would_delete_membership_rows")}
     expected = {"would_delete_instance_collections": ctx.n, "would_delete_lineage_rows": ctx.n,
                 "would_delete_log_rows": ctx.n, "would_delete_membership_rows": ctx.expected_memberships}
-    unchanged = ctx.facts["dry_run"]["fingerprint_before"] == ctx.facts["dry_run"]["fingerprint_after"]
+    dry = ctx.facts["dry_run"]
+    # "Changes nothing": no SPEC row inserted, updated or deleted by the dry run (write counters), same counts.
+    unchanged = not dry["written"] and dry["counts_unchanged"]
     evidence = {"status": result.get("status"), **would, "expected": expected,
                 "targets": {**sets, "sorted": sets["sorted"] is not False},
-                "database_unchanged": unchanged}
+                "database_unchanged": unchanged, "written_read_by": dry["written_read_by"],
+                **({"written": dry["written"]} if dry["written"] else {})}
     passed = (result.get("status") == "dry_run" and would == expected and sets["named"] == ctx.n
               and sets["named_not_in_run"] == 0 and sets["run_not_named"] == 0
               and sets["sorted"] is not False and unchanged)

@@ -258,7 +258,8 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         if "replayed" in ev:
             out += [f"Replayed {ev['replayed']:,} events: {ev['duplicate']:,} returned `duplicate`, "
                     f"{ev['same_instance']:,} with the original instance id; counts unchanged: "
-                    f"{_fmt(ev['counts_unchanged'])}; every table identical: {_fmt(ev['fingerprint_unchanged'])}.",
+                    f"{_fmt(ev['counts_unchanged'])}; nothing written ({ev['written_read_by']}): "
+                    f"{_fmt(ev['nothing_written'])}.",
                     ""]
         else:
             out += [f"The replay failed: `{_compact(ev)}`", ""]
@@ -270,8 +271,9 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         if dry is not None:
             rows = [[k, _fmt(v)] for k, v in dry["summary"].items() if k not in ("actor", "dry_run")]
             out += [*_table(["Field", "Value"], rows), ""]
-            unchanged = dry["fingerprint_before"] == dry["fingerprint_after"]
-            out += [f"Post-dry-run database {'UNCHANGED (every table identical)' if unchanged else 'CHANGED'}.", ""]
+            unchanged = not dry["written"] and dry["counts_unchanged"]
+            out += [f"Post-dry-run database {'UNCHANGED' if unchanged else 'CHANGED'} (counts, and rows written "
+                    f"read by {dry['written_read_by']}).", ""]
         real = facts.get("rollback")
         if real is not None:
             out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', false);`", ""]

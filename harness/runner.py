@@ -26,7 +26,7 @@ from harness.databases import BaselineClones, Database, DatabasePool
 from harness.errors import HarnessError
 from harness.invariants import PHASES, InvariantResult, invariants_for, load_plugin_invariants
 from harness.run_context import CheckNotRun, Clones, RunContext
-from harness.scenario import MixItem, Scenario
+from harness.scenario import SPEC_TABLES, MixItem, Scenario
 from harness.spec_calls import set_gates
 
 assert probes and workers  # imported for their @invariant registrations
@@ -133,18 +133,27 @@ class _Run:
         _raise_if_out_of_space(exc)
         self.results.append(InvariantResult(name, phase, description, False, _error_evidence(exc)))
 
-    def snapshot(self, *, audit: bool = False) -> dict[str, Any]:
-        """Counts, views, per-actor rows and the fingerprint; the digest audit (it recomputes
-        every auto instance's digest) only where a check reads it."""
+    def snapshot(self, *, post: bool = False) -> dict[str, Any]:
+        """Counts, views, per-actor rows and the fingerprint of every SPEC table (before the run and
+        after its rollback, which are compared row for row).
+
+        After COMMIT (`post`) the tables the run grows are not fingerprinted (no check compares
+        them: the replay and the dry run prove "nothing written" by write counters), nor are the
+        per-actor rows read; the digest audit (it recomputes every auto instance's digest) is.
+        """
         conn = self.ctx.conn
         began = time.perf_counter()
+        tables = SPEC_TABLES
+        if post:
+            tables = tuple(t for t, delta in self.ctx.expected_deltas().items() if delta == 0)
         snap: dict[str, Any] = {"counts": db_state.table_counts(conn),
                                 "summary": db_state.template_summary(conn),
-                                "actors": db_state.actor_rows(conn),
                                 "gates": db_state.gate_states(conn),
-                                "fingerprint": db_state.fingerprint(conn)}
-        if audit:
+                                "fingerprint": db_state.fingerprint(conn, tables)}
+        if post:
             snap["digest_audit"] = db_state.digest_audit(conn, self.ctx.scenario.actor)
+        else:
+            snap["actors"] = db_state.actor_rows(conn)
         self.timings["snapshots_s"] = self.timings.get("snapshots_s", 0.0) + time.perf_counter() - began
         return snap
 
@@ -259,7 +268,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
 
         if committed:
             run.progress("post-commit checks", n, n)
-            ctx.facts["post"] = run.snapshot(audit=True)
+            ctx.facts["post"] = run.snapshot(post=True)
             run.check_phase("post_commit")
             run.progress("probes", n, n)
             run.check_phase("probe")
@@ -344,12 +353,16 @@ def _replay(run: _Run) -> None:
     try:
         with ctx.conn.transaction():
             set_gates(ctx.conn, True)
+            # Around the calls only: the harness's own gate toggling is not the build's write.
+            watch = db_state.watch_writes(ctx.conn)
             run.timings["replay_calls_s"] = run.call_all("iu_run_replay", "replay")
+            written = db_state.writes_since(ctx.conn, watch)
             set_gates(ctx.conn, False)
     except psycopg.Error as exc:
         run.step_failed("idempotent_replay", "replaying every event ran to COMMIT", "replay", exc)
         return
-    ctx.facts["after_replay"] = run.snapshot()
+    ctx.facts["after_replay"] = {"counts": db_state.table_counts(ctx.conn), "written": written,
+                                 "written_read_by": watch.method}
     run.timings["replay_s"] = time.perf_counter() - began
     run.check_phase("replay")
 
@@ -373,18 +386,23 @@ SELECT j - 'target_instance_ids', jsonb_array_length(coalesce(j -> 'target_insta
 def _dry_run(run: _Run) -> None:
     """The dry run's target ids go straight from SQL into a temp table: nothing of size N reaches Python."""
     ctx = run.ctx
-    # Nothing ran since the replay's snapshot, so its fingerprint is the "before".
-    replayed = ctx.facts.get("after_replay")
-    before = replayed["fingerprint"] if replayed else db_state.fingerprint(ctx.conn)
     try:
-        result, named = ctx.conn.execute(DRY_RUN_SQL, {"actor": ctx.scenario.actor}).fetchone()  # type: ignore[misc]
+        with ctx.conn.transaction():  # one transaction: the write counters are per transaction
+            # Nothing ran since the replay's counts, so they are the "before".
+            counts_before = ctx.facts.get("after_replay", {}).get("counts") or db_state.table_counts(ctx.conn)
+            watch = db_state.watch_writes(ctx.conn)
+            result, named = ctx.conn.execute(DRY_RUN_SQL,  # type: ignore[misc]
+                                             {"actor": ctx.scenario.actor}).fetchone()
+            written = db_state.writes_since(ctx.conn, watch)
+            counts_after = db_state.table_counts(ctx.conn)
     except psycopg.Error as exc:
         run.step_failed("rollback_dry_run_addressable", "the dry-run rollback answered", "rollback_dry_run", exc)
         return
     summary = {k: v for k, v in result.items() if k != "actor"}
     summary["target_instance_ids"] = f"[{named} uuids]"
-    ctx.facts["dry_run"] = {"result": result, "summary": summary, "fingerprint_before": before,
-                            "fingerprint_after": db_state.fingerprint(ctx.conn)}
+    ctx.facts["dry_run"] = {"result": result, "summary": summary, "written": written,
+                            "written_read_by": watch.method,
+                            "counts_unchanged": counts_before == counts_after}
     run.check_phase("rollback_dry_run")
 
 
