@@ -37,6 +37,9 @@ class Invariant:
     description: str
     check: Check
     applies: Callable[[RunContext], bool] | None = None
+    #: Runs after its phase's other checks (it waits for a read the runner started in the background,
+    #: such as the digest audit); results keep the registry's order.
+    deferred: bool = False
 
 
 @dataclass
@@ -55,15 +58,15 @@ class InvariantResult:
 REGISTRY: dict[str, Invariant] = {}
 
 
-def invariant(name: str, *, phase: str, description: str,
-              applies: Callable[[RunContext], bool] | None = None) -> Callable[[Check], Check]:
+def invariant(name: str, *, phase: str, description: str, applies: Callable[[RunContext], bool] | None = None,
+              deferred: bool = False) -> Callable[[Check], Check]:
     if phase not in PHASES:
         raise ValueError(f"invariant {name!r}: phase {phase!r} is not one of {PHASES}")
 
     def register(check: Check) -> Check:
         if name in REGISTRY and REGISTRY[name].check is not check:
             raise ValueError(f"invariant {name!r} is registered twice")
-        REGISTRY[name] = Invariant(name, phase, description, check, applies)
+        REGISTRY[name] = Invariant(name, phase, description, check, applies, deferred)
         return check
 
     return register
@@ -139,7 +142,7 @@ def gates_closed_in_tx(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- after COMMIT --------------------------------------------------------------------------------
 
-@invariant("digest_equality", phase="post_commit",
+@invariant("digest_equality", phase="post_commit", deferred=True,
            description="instance digest == template digest: returned, logged, stored, and recomputed by "
                        "the harness through fn_iu_manifest_digest; distinct piece graphs, distinct digests")
 def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -178,11 +181,11 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, evidence
 
 
-@invariant("digest_audit_view_agrees", phase="post_commit",
+@invariant("digest_audit_view_agrees", phase="post_commit", deferred=True,
            description="the build's own v_iu_digest_audit reports no less drift, and no fewer rows, than the "
                        "harness recomputes")
 def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
-    view = db_state.build_digest_view(ctx.conn)
+    view = ctx.read("build_digest_view", db_state.build_digest_view)
     if not view["understood"]:
         raise CheckNotRun(f"not in this build: {view['reason']}")
     harness = {k: ctx.facts["post"]["digest_audit"][k] for k in ("drift", "ok", "total")}
@@ -348,7 +351,7 @@ def _pins_apply(ctx: RunContext) -> bool:
     return ctx.scenario.expect is not None and ctx.scenario.expect.n == ctx.n
 
 
-@invariant("pinned_seed_numbers", phase="post_commit", applies=_pins_apply,
+@invariant("pinned_seed_numbers", phase="post_commit", applies=_pins_apply, deferred=True,
            description="the absolute numbers the scenario pins (the seed report's) hold after COMMIT")
 def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
     expect = ctx.scenario.expect

@@ -6,13 +6,17 @@ Its own module so that the runner (which fills it) and the invariants and probes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 
 from harness.databases import Database
 from harness.scenario import SPEC_TABLES, MixItem, Scenario
+
+T = TypeVar("T")
 
 
 class Clones(Protocol):
@@ -43,6 +47,14 @@ class RunContext:
     pieces: dict[str, int] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     clones: Clones | None = None
+    #: Whole-database reads the runner started on connections of their own (they run while the
+    #: checks that do not need them do); by name, see `read`.
+    background: dict[str, Future[Any]] = field(default_factory=dict)
+
+    def read(self, name: str, compute: Callable[[psycopg.Connection], T]) -> T:
+        """The background read `name` (waiting for it; its error is raised here), or `compute` on conn now."""
+        future = self.background.get(name)
+        return future.result() if future is not None else compute(self.conn)
 
     @property
     def expected_memberships(self) -> int:

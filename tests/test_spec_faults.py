@@ -44,6 +44,9 @@ CAUGHT_BY = {
     "rollback_counts_before_it_waits.sql": {"probe_rollback_race"},
     "iu_key_not_unique.sql": {"spec_catalog"},
     "audit_view_hides_rows.sql": {"digest_audit_view_agrees"},
+    "duplicate_rewrites_its_log_row.sql": {"idempotent_replay"},
+    "dry_run_rewrites_lineage.sql": {"rollback_dry_run_addressable"},
+    "instance_pieces_swapped.sql": {"instances_reuse_template_pieces"},
 }
 
 
