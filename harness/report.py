@@ -272,8 +272,9 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
             rows = [[k, _fmt(v)] for k, v in dry["summary"].items() if k not in ("actor", "dry_run")]
             out += [*_table(["Field", "Value"], rows), ""]
             unchanged = not dry["written"] and dry["counts_unchanged"]
-            out += [f"Post-dry-run database {'UNCHANGED' if unchanged else 'CHANGED'} (counts, and rows written "
-                    f"read by {dry['written_read_by']}).", ""]
+            out += [f"Post-dry-run database {'UNCHANGED' if unchanged else 'CHANGED'}: counts "
+                    f"{'the same' if dry['counts_unchanged'] else 'changed'}, rows written (read by "
+                    f"{dry['written_read_by']}): {_compact(dry['written']) if dry['written'] else 'none'}.", ""]
         real = facts.get("rollback")
         if real is not None:
             out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', false);`", ""]
