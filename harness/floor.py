@@ -36,9 +36,10 @@ from harness.runner import call_orchestrator, create_plan
 from harness.scenario import Scenario
 from harness.spec_calls import set_gates
 
-# Measured (2026-11-22, 2 rounds at 10k/25k/50k/100k on a loaded machine): per-instance figures at
-# 25,000 moved within the run-to-run noise of those at 100,000 (minimal 119-167 vs 121-124 us,
-# set-based 66-70 vs 68-78 us), so a 1,000,000-instance run pays ~5 s for its floors, not ~20 s.
+# Measured (2026-11-22, /tmp script timing measure_floors at 25k/50k/100k twice each): on a quiet
+# machine the minimal orchestrator costs 112-115 us per instance at 25,000 vs 116-118 us at 100,000
+# (2-4 % less), the set-based floor 67-69 vs 66-67 us; under load both move by 20-30 % run to run at
+# any size. A 1,000,000-instance run then pays ~5 s for its floors instead of ~20 s.
 FLOOR_SAMPLE_N = 25_000
 
 # The build's own default for a collection id, so the floors write the ids the build would.
