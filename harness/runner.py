@@ -13,6 +13,7 @@ nothing proportional to N is held in Python.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -106,6 +107,7 @@ class _Run:
         self.results: list[InvariantResult] = []
         self.not_run: dict[str, str] = {}
         self.timings: dict[str, float] = {}
+        self.reading: list[psycopg.Connection] = []  # the background reads' connections, while they read
 
     def check_phase(self, phase: str, *, deferred: bool | None = None) -> None:
         """Run the phase's checks (with `deferred`, only those whose flag is that)."""
@@ -151,7 +153,11 @@ class _Run:
             began = time.perf_counter()
             try:
                 with ctx.database.connect(autocommit=True) as conn:
-                    return compute(conn)
+                    self.reading.append(conn)
+                    try:
+                        return compute(conn)
+                    finally:
+                        self.reading.remove(conn)
             finally:
                 self.timings[f"{name}_s"] = time.perf_counter() - began
 
@@ -159,6 +165,12 @@ class _Run:
             read, "digest_audit", lambda conn: db_state.digest_audit(conn, ctx.scenario.actor))
         ctx.background["build_digest_view"] = executor.submit(read, "digest_view", db_state.build_digest_view)
         return executor
+
+    def cancel_background_reads(self) -> None:
+        """On an error or a signal: cancel the reads still running rather than wait for them."""
+        for conn in list(self.reading):
+            with contextlib.suppress(psycopg.Error):  # already done or gone
+                conn.cancel()
 
     def step_failed(self, name: str, description: str, phase: str, exc: BaseException) -> None:
         _raise_if_out_of_space(exc)
@@ -308,6 +320,9 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
                     "digest_audit", lambda c: db_state.digest_audit(c, scenario.actor))
                 run.check_phase("post_commit", deferred=True)
                 run.order_phase("post_commit")
+            except BaseException:
+                run.cancel_background_reads()
+                raise
             finally:
                 reads.shutdown(wait=True, cancel_futures=True)
             run.progress("probes", n, n)
