@@ -531,8 +531,8 @@ def _get(answer: Any, key: str) -> Any:
 
 @invariant("probe_rollback_race", phase="probe",
            description="two real rollbacks of one actor at once: each row deleted once, the answers' deleted_* "
-                       "counts add up to what disappeared (a refused second call counts nothing), the actor left "
-                       "with nothing")
+                       "counts add up to what disappeared (a refused second call counts nothing), a second call "
+                       "left with nothing to delete says noop, the actor left with nothing")
 def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     key, _, _ = _template(ctx)
     actor = probe_actor(ctx, "rollback-race")
@@ -579,5 +579,10 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     # error (its transaction then wrote nothing, and the first's counts alone must be what went).
     first_alone = all(v["first"] == v["disappeared"] for v in counted.values())
     honest = first_alone if refused else added_up
-    passed = honest and left == 0 and counted["log_rows"]["disappeared"] == RACE_EVENTS
+    # SPEC: "an actor with nothing returns status='noop'"; a second call that waited and then found
+    # the rows gone has nothing, and an 'ok' that deleted nothing would claim the first one's work.
+    ok_for_nothing = (not refused and _get(answers.get("second"), "status") == "ok"
+                      and all(v["second"] == 0 for v in counted.values()))
+    evidence["second_said_ok_having_deleted_nothing"] = ok_for_nothing
+    passed = honest and not ok_for_nothing and left == 0 and counted["log_rows"]["disappeared"] == RACE_EVENTS
     return passed, evidence
