@@ -109,26 +109,30 @@ def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- bad input -----------------------------------------------------------------------------------
 
-def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any]]]:
-    """(kind, label, arguments changed from a valid call) for every kind of bad input SPEC names."""
+def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any], str]]:
+    """(kind, label, arguments changed from a valid call, what its message must name) for every kind of
+    bad input SPEC names: the argument for a null or empty one, else the offending value."""
     template, taken_suffix = _first_run_instance(ctx)
-    cases: list[tuple[str, str, dict[str, Any]]] = [("null argument", "event_id=NULL", {"event_id": None})]
+    cases: list[tuple[str, str, dict[str, Any], str]] = [
+        ("null argument", "event_id=NULL", {"event_id": None}, "event_id")]
     for argument in ("event_type", "template_key", "suffix", "actor", "emit_mode"):
-        cases.append(("null argument", f"{argument}=NULL", {argument: None}))
-        cases.append(("empty argument", f"{argument}=''", {argument: ""}))
+        cases.append(("null argument", f"{argument}=NULL", {argument: None}, argument))
+        cases.append(("empty argument", f"{argument}=''", {argument: ""}, argument))
+    unknown, undefined = f"{PROBE_SUFFIX}:no-such-template", f"{PROBE_SUFFIX}-undefined-mode"
     cases += [
-        ("unknown template", "template_key=unknown", {"template_key": f"{PROBE_SUFFIX}:no-such-template"}),
+        ("unknown template", "template_key=unknown", {"template_key": unknown}, unknown),
         ("instance used as template", "template_key=a run instance",
-         {"template_key": f"tpl-inst:auto:{taken_suffix}"}),
-        ("undefined emit_mode", "emit_mode=undefined", {"emit_mode": f"{PROBE_SUFFIX}-undefined-mode"}),
+         {"template_key": f"tpl-inst:auto:{taken_suffix}"}, f"tpl-inst:auto:{taken_suffix}"),
+        ("undefined emit_mode", "emit_mode=undefined", {"emit_mode": undefined}, undefined),
         ("suffix of another event", "suffix=a run suffix, new event", {"template_key": template,
-                                                                       "suffix": taken_suffix}),
+                                                                       "suffix": taken_suffix}, taken_suffix),
     ]
     return cases
 
 
 @invariant("probe_bad_input", phase="probe",
-           description="every kind of bad input SPEC names raises and writes nothing (the kinds not all one "
+           description="every kind of bad input SPEC names raises, with a message that names the argument "
+                       "(null, empty) or the offending value, and writes nothing (the kinds not all one "
                        "SQLSTATE); a call that answers instead of raising fails")
 def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
@@ -139,7 +143,7 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
     states_by_kind: dict[str, set[str]] = {}
     with conn.transaction(force_rollback=True):
         set_gates(conn, True)  # open: the input alone must be the reason to refuse
-        for k, (kind, label, changed) in enumerate(_bad_inputs(ctx)):
+        for k, (kind, label, changed, named) in enumerate(_bad_inputs(ctx)):
             args = {"event_id": probe_event_id(ctx, "bad-input", k), "event_type": ctx.scenario.event_type,
                     "template_key": template, "suffix": f"{PROBE_SUFFIX}-bad-input-{k}",
                     "actor": probe_actor(ctx, "bad-input"), "emit_mode": ctx.scenario.emit_mode, **changed}
@@ -149,7 +153,12 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
                     answer = call_orchestrator_once(conn, **args)
                     wrote = db_state.written(before, db_state.writes(conn))
             except psycopg.Error as exc:
-                cases[label] = {"kind": kind, **_outcome(exc), "passed": True}
+                # SPEC: "a clear message"; one that does not say which argument or value is wrong (a
+                # constraint's own message, say) is not.
+                clear = named in (exc.diag.message_primary or "")
+                cases[label] = {"kind": kind, **_outcome(exc), "passed": clear}
+                if not clear:
+                    cases[label]["message_does_not_name"] = named
                 states_by_kind.setdefault(kind, set()).add(str(exc.sqlstate))
                 continue
             status = answer.get("status") if isinstance(answer, dict) else answer
@@ -164,13 +173,18 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
     distinct_kinds = len(states_by_kind) < 2 or len(all_states) >= 2
     one_per_kind = all(len(states) == 1 for states in states_by_kind.values())
     passed = all(c["passed"] for c in cases.values()) and distinct_kinds and unchanged
-    evidence: Evidence = {"cases": len(cases), "raised": sum(c["passed"] for c in cases.values()),
+    raised = sum("raised" in c for c in cases.values())
+    evidence: Evidence = {"cases": len(cases), "raised": raised,
+                          "messages_name_it": sum(c["passed"] for c in cases.values()),
                           "sqlstates_by_kind": {k: sorted(v) for k, v in sorted(states_by_kind.items())},
                           "one_sqlstate_per_kind": one_per_kind, "kinds_not_all_one_sqlstate": distinct_kinds,
                           "database_unchanged": unchanged}
-    answered = {label: c for label, c in cases.items() if not c["passed"]}
+    answered = {label: c for label, c in cases.items() if "answered" in c}
     if answered:
         evidence["answered_instead_of_raising"] = answered
+    vague = {label: c for label, c in cases.items() if "message_does_not_name" in c}
+    if vague:
+        evidence["unclear_messages"] = vague
     return passed, evidence
 
 
