@@ -16,6 +16,7 @@ from harness.build_tests import default_tests_dir, load_build_tests, run_build_t
 from harness.cli import main
 from harness.config import HarnessConfig
 from harness.databases import Database, DatabasePool
+from harness.errors import HarnessError
 from harness.mutate.discovery import discover
 from harness.mutate.lab import Lab
 from harness.mutate.outcome import Status
@@ -23,7 +24,7 @@ from harness.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_50000X = ROOT / "scenarios" / "seed-50000x-03.toml"
-BUNDLED_TESTS = ROOT / "harness" / "sql" / "tests"
+BUNDLED_TESTS = ROOT / "harness" / "sql" / "build-tests"
 
 
 def _suite(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -59,15 +60,29 @@ def test_a_failing_prelude_is_the_one_failure(tmp_path: Path, iu_db: Database) -
 
 def test_a_build_without_tests_has_none(tmp_path: Path) -> None:
     assert default_tests_dir(tmp_path) is None
-    (tmp_path / "tests").mkdir()
-    assert default_tests_dir(tmp_path) is None  # a directory without *.sql files is not a suite
+    tests = tmp_path / "build-tests"
+    tests.mkdir()
+    _suite(tests, {"_prelude.sql": "SELECT 1;"})
+    assert default_tests_dir(tmp_path) is None  # a prelude alone is not a suite
+    with pytest.raises(HarnessError, match="no build tests in"):
+        load_build_tests(tests)
+    _suite(tests, {"010_a.sql": "SELECT 1;"})
+    assert default_tests_dir(tmp_path) == tests
+
+
+@pytest.mark.parametrize("text", ["SELECT 1;\nCOMMIT;", "ROLLBACK;", "BEGIN; SELECT 1;", "\\set x 1"])
+def test_a_test_that_ends_its_transaction_or_is_not_sql_is_refused_before_anything_runs(
+        tmp_path: Path, text: str) -> None:
+    _suite(tmp_path, {"010_ok.sql": "SELECT 1;", "020_bad.sql": text})
+    with pytest.raises(HarnessError, match=r"020_bad\.sql"):
+        load_build_tests(tmp_path)
 
 
 def test_a_clean_build_failing_its_own_tests_cannot_be_scored(tmp_path: Path, iu_config: HarnessConfig,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     if iu_config.backend != "embedded":
         pytest.skip("runs the CLI with its own embedded server")
-    tests = tmp_path / "tests"
+    tests = tmp_path / "build-tests"
     tests.mkdir()
     _suite(tests, {"010_wrong.sql": "SELECT 1 / 0;"})
     code = main(["mutate", str(SEED_50000X), "--report-dir", str(tmp_path), "--build-tests", str(tests),
@@ -77,7 +92,7 @@ def test_a_clean_build_failing_its_own_tests_cannot_be_scored(tmp_path: Path, iu
     assert main(["mutate", str(SEED_50000X), "--build-tests", str(tmp_path / "nothing-here")]) == 2
 
 
-@pytest.mark.bundled_build("runs our build's own tests (harness/sql/tests)")
+@pytest.mark.bundled_build("runs our build's own tests (harness/sql/build-tests)")
 def test_our_builds_tests_pass_on_it(iu_db: Database, iu_config: HarnessConfig) -> None:
     if iu_config.extra_sql:
         pytest.skip("our tests describe the bundled build as shipped")

@@ -43,7 +43,6 @@ CAUGHT_BY = {
     "compose_ignores_its_gate.sql": {"probe_compose_and_lineage"},
     "rollback_drops_manual_lineage.sql": {"probe_rollback_spares_others"},
     "rollback_counts_before_it_waits.sql": {"probe_rollback_race"},
-    "rollback_says_ok_for_nothing.sql": {"probe_rollback_race"},
     "iu_key_not_unique.sql": {"spec_catalog"},
     "audit_view_hides_rows.sql": {"digest_audit_view_agrees"},
 }

@@ -51,7 +51,7 @@ class MutateOptions:
     functions: tuple[str, ...] = ()
     min_score: float = 0.0  # percent
     equivalents: Path | None = None
-    build_tests: Path | None = None  # default: <sql-dir>/tests when it has *.sql files
+    build_tests: Path | None = None  # default: <sql-dir>/build-tests when it has *.sql tests
     no_build_tests: bool = False  # score the invariants and probes alone
 
 
@@ -152,8 +152,11 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
         clean_began = time.perf_counter()
         clean = run_scenario(database, scenario, n, pool=session.pool)
         clean_s = time.perf_counter() - clean_began
-        # The build's tests run on the same database, as on each mutant's; their calls count as coverage.
+        # The build's tests run on the same database, as on each mutant's; their calls count as coverage,
+        # and their time as part of the clean run's (a slow but healthy test must not time out on mutants).
+        tests_began = time.perf_counter()
         test_failures = run_build_tests(database, suite) if suite is not None and clean.passed else []
+        clean_s += time.perf_counter() - tests_began
         covered = _called_functions(database)
     finally:
         session.pool.drop(database.name)

@@ -77,10 +77,11 @@ def add_parser(commands: argparse._SubParsersAction, settings: argparse.Argument
     mutate.add_argument("--equivalents", type=Path, default=None,
                         help="TOML file of reviewed survivors (id + reason); default: "
                              "<sql-dir>/mutate-equivalents.toml when it exists")
-    mutate.add_argument("--build-tests", type=Path, default=None, metavar="DIR",
+    oracle = mutate.add_mutually_exclusive_group()
+    oracle.add_argument("--build-tests", type=Path, default=None, metavar="DIR",
                         help="the build's own SQL tests, run on every mutant the invariants miss "
-                             "(default: <sql-dir>/tests when it has *.sql files)")
-    mutate.add_argument("--no-build-tests", action="store_true",
+                             "(default: <sql-dir>/build-tests when it has *.sql tests)")
+    oracle.add_argument("--no-build-tests", action="store_true",
                         help="run no build tests: score the invariants and probes alone")
     mutate.add_argument("--list", action="store_true",
                         help="print the mutant ids that would be tested and exit, running nothing")
@@ -140,6 +141,9 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
                   f"report {path}")
     for outcome in campaign.unexplained:
         console.print(f"[red]missed[/] {outcome.mutant.id}")
+    if campaign.stale_equivalents and not options.functions and options.shard is None:
+        console.print(f"[yellow]{len(campaign.stale_equivalents)} stale entries in the equivalents file[/] "
+                      "(caught now, or no longer generated): listed in the report, to be removed")
     if score is not None and score < options.min_score:
         console.print(f"[red]score {score:.1f} % is below --min-score {options.min_score:g} %[/]")
     return EXIT_OK if campaign.passed else EXIT_SURVIVORS

@@ -76,7 +76,8 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
     lines += [
         f"Scenario `{options.scenario.path}` at N={campaign.n}; {len(campaign.mutants)} of "
         f"{campaign.all_mutants} mutants{shard_text}{functions_text}; jobs {options.jobs}. "
-        f"The clean build passed ({len(campaign.clean.results)} invariants) in {campaign.clean_s:.2f} s; "
+        f"The clean build passed ({len(campaign.clean.results)} invariants"
+        f"{', and its build tests' if campaign.build_tests else ''}) in {campaign.clean_s:.2f} s; "
         f"per-mutant statement_timeout {campaign.timeout_s:.1f} s.",
         "",
         f"**Score: caught / (caught + missed) = {campaign.detected} / {campaign.detected + len(campaign.missed)} = "

@@ -7,7 +7,7 @@
 
 DO $$
 DECLARE
-    v_template uuid := pg_temp.new_template('tpl:test:digest', 'file', 3);
+    v_template uuid := pg_temp.new_template('tpl:iu-build-test:digest', 'file', 3);
     v_empty    uuid;
     v_want     text;
 BEGIN
@@ -18,7 +18,7 @@ BEGIN
     PERFORM pg_temp.expect_equal(iu_core.fn_iu_manifest_digest(v_template), v_want, 'digest of a 3-piece template');
 
     INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template)
-    VALUES ('tpl:test:empty', 'workflow', true) RETURNING id INTO v_empty;
+    VALUES ('tpl:iu-build-test:empty', 'workflow', true) RETURNING id INTO v_empty;
     PERFORM pg_temp.expect_equal(iu_core.fn_iu_manifest_digest(v_empty), left(md5(''), 16),
                                  'digest of a collection without pieces');
     PERFORM pg_temp.expect_error(format('SELECT iu_core.fn_iu_manifest_digest(%L)', gen_random_uuid()), 'IU008',
