@@ -109,27 +109,46 @@ def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- bad input -----------------------------------------------------------------------------------
 
-def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any]]]:
-    """(kind, label, arguments changed from a valid call) for every kind of bad input SPEC names."""
+def _argument_names(argument: str, value: str | None) -> tuple[str, ...]:
+    """How a clear message may point at a null or empty argument: its name, however spelled
+    (event_type, event type, eventtype, any case), or the value itself (NULL, '', empty, blank)."""
+    value_words = ("null",) if value is None else ("''", '""', "empty", "blank")
+    return (argument, argument.replace("_", " "), argument.replace("_", ""), *value_words)
+
+
+def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any], tuple[str, ...]]]:
+    """(kind, label, arguments changed from a valid call, what its message may name: any one of them) for
+    every kind of bad input SPEC names: the argument or its value for a null or empty one, else the
+    offending value."""
     template, taken_suffix = _first_run_instance(ctx)
-    cases: list[tuple[str, str, dict[str, Any]]] = [("null argument", "event_id=NULL", {"event_id": None})]
+    cases: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
+        ("null argument", "event_id=NULL", {"event_id": None}, _argument_names("event_id", None))]
     for argument in ("event_type", "template_key", "suffix", "actor", "emit_mode"):
-        cases.append(("null argument", f"{argument}=NULL", {argument: None}))
-        cases.append(("empty argument", f"{argument}=''", {argument: ""}))
+        cases.append(("null argument", f"{argument}=NULL", {argument: None}, _argument_names(argument, None)))
+        cases.append(("empty argument", f"{argument}=''", {argument: ""}, _argument_names(argument, "")))
+    unknown, undefined = f"{PROBE_SUFFIX}:no-such-template", f"{PROBE_SUFFIX}-undefined-mode"
+    instance_key = f"tpl-inst:auto:{taken_suffix}"
     cases += [
-        ("unknown template", "template_key=unknown", {"template_key": f"{PROBE_SUFFIX}:no-such-template"}),
-        ("instance used as template", "template_key=a run instance",
-         {"template_key": f"tpl-inst:auto:{taken_suffix}"}),
-        ("undefined emit_mode", "emit_mode=undefined", {"emit_mode": f"{PROBE_SUFFIX}-undefined-mode"}),
+        ("unknown template", "template_key=unknown", {"template_key": unknown}, (unknown,)),
+        ("instance used as template", "template_key=a run instance", {"template_key": instance_key},
+         (instance_key,)),
+        ("undefined emit_mode", "emit_mode=undefined", {"emit_mode": undefined}, (undefined,)),
         ("suffix of another event", "suffix=a run suffix, new event", {"template_key": template,
-                                                                       "suffix": taken_suffix}),
+                                                                       "suffix": taken_suffix}, (taken_suffix,)),
     ]
     return cases
 
 
+def _error_text(exc: psycopg.Error) -> str:
+    """Everything an error tells its reader: message, detail and hint, lower-cased."""
+    diag = exc.diag
+    return " ".join(part for part in (diag.message_primary, diag.message_detail, diag.message_hint) if part).lower()
+
+
 @invariant("probe_bad_input", phase="probe",
-           description="every kind of bad input SPEC names raises and writes nothing (the kinds not all one "
-                       "SQLSTATE); a call that answers instead of raising fails")
+           description="every kind of bad input SPEC names raises, with a message (or its detail or hint) "
+                       "that names the argument or its value (null, empty) or the offending value, and writes "
+                       "nothing (the kinds not all one SQLSTATE); a call that answers instead of raising fails")
 def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     _require_write_counters(conn)
@@ -139,7 +158,7 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
     states_by_kind: dict[str, set[str]] = {}
     with conn.transaction(force_rollback=True):
         set_gates(conn, True)  # open: the input alone must be the reason to refuse
-        for k, (kind, label, changed) in enumerate(_bad_inputs(ctx)):
+        for k, (kind, label, changed, named) in enumerate(_bad_inputs(ctx)):
             args = {"event_id": probe_event_id(ctx, "bad-input", k), "event_type": ctx.scenario.event_type,
                     "template_key": template, "suffix": f"{PROBE_SUFFIX}-bad-input-{k}",
                     "actor": probe_actor(ctx, "bad-input"), "emit_mode": ctx.scenario.emit_mode, **changed}
@@ -149,7 +168,13 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
                     answer = call_orchestrator_once(conn, **args)
                     wrote = db_state.written(before, db_state.writes(conn))
             except psycopg.Error as exc:
-                cases[label] = {"kind": kind, **_outcome(exc), "passed": True}
+                # SPEC: "a clear message": one that says nowhere (message, detail, hint) which argument
+                # or value is wrong is not, e.g. a constraint's message about a row the call built.
+                text = _error_text(exc)
+                clear = any(name.lower() in text for name in named)
+                cases[label] = {"kind": kind, **_outcome(exc), "passed": clear}
+                if not clear:
+                    cases[label]["message_names_none_of"] = list(named)
                 states_by_kind.setdefault(kind, set()).add(str(exc.sqlstate))
                 continue
             status = answer.get("status") if isinstance(answer, dict) else answer
@@ -164,13 +189,18 @@ def probe_bad_input(ctx: RunContext) -> tuple[bool, Evidence]:
     distinct_kinds = len(states_by_kind) < 2 or len(all_states) >= 2
     one_per_kind = all(len(states) == 1 for states in states_by_kind.values())
     passed = all(c["passed"] for c in cases.values()) and distinct_kinds and unchanged
-    evidence: Evidence = {"cases": len(cases), "raised": sum(c["passed"] for c in cases.values()),
+    raised = sum("raised" in c for c in cases.values())
+    evidence: Evidence = {"cases": len(cases), "raised": raised,
+                          "messages_name_it": sum(c["passed"] for c in cases.values()),
                           "sqlstates_by_kind": {k: sorted(v) for k, v in sorted(states_by_kind.items())},
                           "one_sqlstate_per_kind": one_per_kind, "kinds_not_all_one_sqlstate": distinct_kinds,
                           "database_unchanged": unchanged}
-    answered = {label: c for label, c in cases.items() if not c["passed"]}
+    answered = {label: c for label, c in cases.items() if "answered" in c}
     if answered:
         evidence["answered_instead_of_raising"] = answered
+    vague = {label: c for label, c in cases.items() if "message_names_none_of" in c}
+    if vague:
+        evidence["unclear_messages"] = vague
     return passed, evidence
 
 
@@ -579,5 +609,11 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     # error (its transaction then wrote nothing, and the first's counts alone must be what went).
     first_alone = all(v["first"] == v["disappeared"] for v in counted.values())
     honest = first_alone if refused else added_up
+    # Evidence only: a second call that waited and then found the rows gone may answer 'noop' or 'ok'
+    # with zero counts. SPEC's "an actor with nothing returns noop" does not say which it is when the
+    # actor had rows as the call began, and SPEC fixes no concurrent behaviour of the rollback.
+    evidence["second_said_ok_having_deleted_nothing"] = (
+        not refused and _get(answers.get("second"), "status") == "ok"
+        and all(v["second"] == 0 for v in counted.values()))
     passed = honest and left == 0 and counted["log_rows"]["disappeared"] == RACE_EVENTS
     return passed, evidence

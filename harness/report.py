@@ -26,8 +26,8 @@ PROVES = {
                        "digests.",
     "digest_audit_view_agrees": "The build's own v_iu_digest_audit reports no less drift than the harness finds.",
     "probe_gated": "With either gate closed, a call answers 'gated' naming a closed gate and writes nothing.",
-    "probe_bad_input": "Every kind of bad input SPEC names raises an error (not one SQLSTATE for all kinds) and "
-                       "writes nothing.",
+    "probe_bad_input": "Every kind of bad input SPEC names raises an error whose message names the argument "
+                       "or value (not one SQLSTATE for all kinds) and writes nothing.",
     "probe_race": "Two sessions calling for the same fresh events at once get exactly one 'ok' and one "
                   "'duplicate' per idempotency key, with the same instance and no error.",
     "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only: another key and "
@@ -103,8 +103,11 @@ def _probe_summary(name: str, ev: dict[str, Any]) -> str:
     if name == "probe_bad_input":
         kinds = ", ".join(f"{kind} {'/'.join(states)}" for kind, states in ev["sqlstates_by_kind"].items())
         answered = ", ".join(ev.get("answered_instead_of_raising", {}))
-        return (f"{ev['raised']} of {ev['cases']} calls raised ({kinds}); database unchanged: "
-                f"{_fmt(ev['database_unchanged'])}" + (f"; answered instead: {answered}" if answered else ""))
+        unclear = ", ".join(ev.get("unclear_messages", {}))
+        return (f"{ev['raised']} of {ev['cases']} calls raised ({kinds}), {ev['messages_name_it']} naming the "
+                f"argument or value; database unchanged: {_fmt(ev['database_unchanged'])}"
+                + (f"; answered instead: {answered}" if answered else "")
+                + (f"; unclear messages: {unclear}" if unclear else ""))
     if name == "probe_race":
         error = f"; second session error: {ev['second_session_error']}" if "second_session_error" in ev else ""
         return (f"{ev['events']} events, 2 sessions: {ev['one_ok_one_duplicate_same_instance']} with one ok + one "

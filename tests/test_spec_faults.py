@@ -35,6 +35,7 @@ CAUGHT_BY = {
     "audit_view_hides_drift.sql": {"digest_equality", "digest_audit_view_agrees"},
     "orchestrator_opens_gates.sql": {"probe_gated"},
     "orchestrator_returns_errors.sql": {"probe_bad_input"},
+    "orchestrator_vague_errors.sql": {"probe_bad_input"},
     "idempotency_check_then_insert.sql": {"probe_race"},
     "answer_names_another_instance_key.sql": {"answers_as_spec_derives"},
     "log_row_loses_event_type.sql": {"rows_match_calls"},

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from psycopg import sql
 
+from harness.build_tests import BuildTests, default_tests_dir, load_build_tests, run_build_tests
 from harness.databases import Database
 from harness.errors import HarnessError
 from harness.mutate.discovery import Catalog, discover
@@ -50,6 +51,8 @@ class MutateOptions:
     functions: tuple[str, ...] = ()
     min_score: float = 0.0  # percent
     equivalents: Path | None = None
+    build_tests: Path | None = None  # default: <sql-dir>/build-tests when it has *.sql tests
+    no_build_tests: bool = False  # score the invariants and probes alone
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Campaign:
     equivalents_path: Path | None
     equivalents: Reviewed
     covered: set[str] | None = None  # functions the clean run called; None: not measurable
+    build_tests: BuildTests | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -95,6 +99,8 @@ class Campaign:
     def stale_equivalents(self) -> list[str]:
         generated = {m.id for m in self.mutants}
         stale = sorted(set(self.equivalents.mutants) - generated)
+        stale += [f"{o.mutant.id} (caught now)" for o in self.outcomes
+                  if o.detected and o.mutant.id in self.equivalents.mutants]
         if self.covered is not None:
             stale += [f"[[uncovered]] {f} (it is called now)" for f in sorted(self.equivalents.uncovered)
                       if f in self.covered]
@@ -121,12 +127,21 @@ def equivalents_path(session: HarnessSession, given: Path | None) -> Path | None
     return candidate if candidate.is_file() else None
 
 
+def build_tests_of(session: HarnessSession, options: MutateOptions) -> BuildTests | None:
+    if options.no_build_tests:
+        return None
+    directory = options.build_tests or default_tests_dir(session.config.sql_dir)
+    return load_build_tests(directory) if directory is not None else None
+
+
 def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
-    """Clean run + discovery + selection; raises HarnessError when the clean build does not pass."""
+    """Clean run + discovery + selection; raises HarnessError when the clean build does not pass
+    its invariants or its own tests."""
     scenario = options.scenario
     n = options.n or default_n(scenario)
     path = equivalents_path(session, options.equivalents)
     accepted = load_equivalents(path) if path is not None else Reviewed()
+    suite = build_tests_of(session, options)
     began = time.perf_counter()
     database = session.pool.clone(scenario.baseline)
     try:
@@ -137,6 +152,11 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
         clean_began = time.perf_counter()
         clean = run_scenario(database, scenario, n, pool=session.pool)
         clean_s = time.perf_counter() - clean_began
+        # The build's tests run on the same database, as on each mutant's; their calls count as coverage,
+        # and their time as part of the clean run's (a slow but healthy test must not time out on mutants).
+        tests_began = time.perf_counter()
+        test_failures = run_build_tests(database, suite) if suite is not None and clean.passed else []
+        clean_s += time.perf_counter() - tests_began
         covered = _called_functions(database)
     finally:
         session.pool.drop(database.name)
@@ -146,9 +166,14 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
                            "mutation testing needs a build whose invariants hold",
                            checked="one scenario run on the unmutated build before any mutant",
                            fix=f"run `iu-harness run {scenario.path} --n {n}` to see the failures and fix the build")
+    if test_failures and suite is not None:
+        raise HarnessError(f"the clean build fails its own tests in {suite.directory}: "
+                           + "; ".join(str(f) for f in test_failures[:5]),
+                           checked="the build's own SQL tests on the unmutated build before any mutant",
+                           fix="fix the build or its tests, or leave them out with --no-build-tests")
     selected = selected_mutants(catalog, options)
     campaign = Campaign(options, n, catalog, clean, clean_s, timeout_for(clean_s), selected,
-                        len(catalog.mutants()), path, accepted, covered)
+                        len(catalog.mutants()), path, accepted, covered, suite)
     campaign.timings["setup_s"] = time.perf_counter() - began - clean_s
     campaign.timings["clean_run_s"] = clean_s
     return campaign
@@ -179,7 +204,7 @@ def is_covered(campaign: Campaign, mutant: Mutant) -> bool:
 
 def run_mutants(session: HarnessSession, campaign: Campaign,
                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
-    lab = Lab(session.pool, campaign.options.scenario, campaign.n, campaign.timeout_s)
+    lab = Lab(session.pool, campaign.options.scenario, campaign.n, campaign.timeout_s, campaign.build_tests)
     began = time.perf_counter()
     to_run = [m for m in campaign.mutants if is_covered(campaign, m)]
     skipped = {m.id: Outcome(m, Status.NOT_COVERED, detail="its function is never called by the scenario")

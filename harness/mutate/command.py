@@ -77,6 +77,12 @@ def add_parser(commands: argparse._SubParsersAction, settings: argparse.Argument
     mutate.add_argument("--equivalents", type=Path, default=None,
                         help="TOML file of reviewed survivors (id + reason); default: "
                              "<sql-dir>/mutate-equivalents.toml when it exists")
+    oracle = mutate.add_mutually_exclusive_group()
+    oracle.add_argument("--build-tests", type=Path, default=None, metavar="DIR",
+                        help="the build's own SQL tests, run on every mutant the invariants miss "
+                             "(default: <sql-dir>/build-tests when it has *.sql tests)")
+    oracle.add_argument("--no-build-tests", action="store_true",
+                        help="run no build tests: score the invariants and probes alone")
     mutate.add_argument("--list", action="store_true",
                         help="print the mutant ids that would be tested and exit, running nothing")
 
@@ -91,10 +97,14 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
     if args.equivalents is not None and not args.equivalents.is_file():
         raise ConfigError(f"--equivalents {args.equivalents} is not a file",
                           fix="pass the reviewed equivalents TOML file, or leave the option out")
+    if args.build_tests is not None and not any(args.build_tests.glob("*.sql")):
+        raise ConfigError(f"--build-tests {args.build_tests} is not a directory of *.sql files",
+                          fix="pass the directory of the build's own SQL tests, or leave the option out")
     options = MutateOptions(scenario=scenario, n=args.n, jobs=args.jobs,
                             shard=parse_shard(args.shard) if args.shard else None,
                             functions=tuple(args.functions), min_score=args.min_score,
-                            equivalents=args.equivalents)
+                            equivalents=args.equivalents, build_tests=args.build_tests,
+                            no_build_tests=args.no_build_tests)
     report_dir = Path(args.report_dir) if args.report_dir else session.config.report_dir
     try:
         if args.list:
@@ -105,6 +115,9 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
                       f"{environment['backend']} PostgreSQL {environment['server_version']} · "
                       f"sql-dir {environment['sql_dir']}")
         campaign = prepare(session, options)
+        tests = campaign.build_tests
+        console.print(f"build tests: {len(tests.tests)} in {tests.directory}" if tests is not None else
+                      "build tests: none (the invariants and probes are the only oracle)")
         console.print(f"clean build: PASS in {campaign.clean_s:.2f} s · {len(campaign.mutants)} of "
                       f"{campaign.all_mutants} mutants · statement_timeout {campaign.timeout_s:.1f} s · "
                       f"jobs {options.jobs}")
@@ -128,6 +141,9 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
                   f"report {path}")
     for outcome in campaign.unexplained:
         console.print(f"[red]missed[/] {outcome.mutant.id}")
+    if campaign.stale_equivalents and not options.functions and options.shard is None:
+        console.print(f"[yellow]{len(campaign.stale_equivalents)} stale entries in the equivalents file[/] "
+                      "(caught now, or no longer generated): listed in the report, to be removed")
     if score is not None and score < options.min_score:
         console.print(f"[red]score {score:.1f} % is below --min-score {options.min_score:g} %[/]")
     return EXIT_OK if campaign.passed else EXIT_SURVIVORS

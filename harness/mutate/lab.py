@@ -4,8 +4,9 @@ Per mutant (one worker thread, one connection, one clone): clone the
 baseline's template, set the per-mutant statement_timeout on the clone (every
 session of the run inherits it), apply the mutant (CREATE OR REPLACE of the
 mutated definition, or the schema ALTER), run the scenario at N with every
-registered invariant and probe (`harness.runner.run_scenario`), judge, drop
-the clone. Nothing is shared between mutants but the read-only template.
+registered invariant and probe (`harness.runner.run_scenario`), judge; when
+every invariant held, run the build's own tests (`harness.build_tests`) on the
+same database, the second oracle; drop the clone. Nothing is shared between mutants but the read-only template.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from harness.build_tests import BuildTests, run_build_tests
 from harness.databases import Database, DatabasePool
 from harness.errors import HarnessError
 from harness.mutate.mutant import Mutant
-from harness.mutate.outcome import Outcome, judge_error, judge_run, unviable
+from harness.mutate.outcome import Outcome, Status, judge_build_tests, judge_error, judge_run, unviable
 from harness.runner import run_scenario
 from harness.scenario import Scenario
 
@@ -61,6 +63,7 @@ class Lab:
     scenario: Scenario
     n: int
     timeout_s: float
+    build_tests: BuildTests | None = None  # the build's own tests: run when the invariants miss a mutant
 
     def test(self, mutant: Mutant) -> Outcome:
         """Mutate a fresh clone, then run the scenario on a copy of it; the probes that need
@@ -80,7 +83,12 @@ class Lab:
                 result = run_scenario(database, self.scenario, self.n, clones=clones)
             except (psycopg.Error, HarnessError) as exc:
                 return judge_error(mutant, exc, time.perf_counter() - began)
-            return judge_run(mutant, result, time.perf_counter() - began)
+            outcome = judge_run(mutant, result, time.perf_counter() - began)
+            if outcome.status is Status.MISSED and self.build_tests is not None:
+                failures = run_build_tests(database, self.build_tests, self.timeout_s)
+                if failures:
+                    return judge_build_tests(mutant, failures, time.perf_counter() - began)
+            return outcome
         finally:
             if database is not None:
                 self.pool.drop(database.name)

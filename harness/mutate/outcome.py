@@ -1,7 +1,8 @@
 """Judging a mutant, as cargo-mutants and Stryker do: caught, missed, unviable or timeout.
 
 - caught: the scenario run failed; `caught_by` names the invariants that failed
-  (or the error the run raised).
+  (or the error the run raised); or, every invariant having held, one of the
+  build's own tests failed (`build_test:<name>`).
 - missed: every invariant held with the mutant in place.
 - unviable: the mutant did not load (its CREATE OR REPLACE or ALTER failed).
 - timeout: a statement ran past the per-mutant statement_timeout (SQLSTATE
@@ -19,6 +20,7 @@ from typing import Any
 
 import psycopg
 
+from harness.build_tests import BuildTestFailure
 from harness.mutate.mutant import Mutant
 from harness.runner import RunResult
 
@@ -87,6 +89,21 @@ def judge_run(mutant: Mutant, result: RunResult, duration_s: float) -> Outcome:
     status = Status.TIMEOUT if QUERY_CANCELED in states else Status.CAUGHT
     detail = "; ".join(f"{r.name}: {_short_evidence(r.evidence)}" for r in failed[:3])
     return Outcome(mutant, status, names, detail, duration_s)
+
+
+BUILD_TEST_PREFIX = "build_test:"
+
+
+def judge_build_tests(mutant: Mutant, failures: list[BuildTestFailure], duration_s: float) -> Outcome:
+    """Every invariant held, but the build's own tests failed: caught by them (timeout if one ran out of time)."""
+    status = Status.TIMEOUT if any(f.timed_out for f in failures) else Status.CAUGHT
+    names = tuple(f"{BUILD_TEST_PREFIX}{f.name}" for f in failures)
+    return Outcome(mutant, status, names, "; ".join(str(f) for f in failures[:3]), duration_s)
+
+
+def caught_by_build_tests_only(outcome: Outcome) -> bool:
+    return outcome.detected and bool(outcome.caught_by) and all(
+        name.startswith(BUILD_TEST_PREFIX) for name in outcome.caught_by)
 
 
 def judge_error(mutant: Mutant, exc: BaseException, duration_s: float) -> Outcome:
