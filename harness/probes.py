@@ -129,14 +129,23 @@ def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any], tuple[s
     unknown, undefined = f"{PROBE_SUFFIX}:no-such-template", f"{PROBE_SUFFIX}-undefined-mode"
     instance_key = f"tpl-inst:auto:{taken_suffix}"
     cases += [
-        ("unknown template", "template_key=unknown", {"template_key": unknown}, (unknown,)),
+        ("unknown template", "template_key=unknown", {"template_key": unknown}, _quoted_forms(unknown)),
         ("instance used as template", "template_key=a run instance", {"template_key": instance_key},
-         (instance_key,)),
-        ("undefined emit_mode", "emit_mode=undefined", {"emit_mode": undefined}, (undefined,)),
+         _quoted_forms(instance_key)),
+        ("undefined emit_mode", "emit_mode=undefined", {"emit_mode": undefined}, _quoted_forms(undefined)),
         ("suffix of another event", "suffix=a run suffix, new event", {"template_key": template,
-                                                                       "suffix": taken_suffix}, (taken_suffix,)),
+                                                                       "suffix": taken_suffix},
+         _quoted_forms(taken_suffix)),
     ]
     return cases
+
+
+def _quoted_forms(value: str) -> tuple[str, ...]:
+    """A value as a message may quote it: as is, or escaped the way quote_literal / quote_ident /
+    format('%L') escape it (quotes and backslashes doubled)."""
+    doubled_backslash = value.replace("\\", "\\\\")
+    return tuple(dict.fromkeys((value, value.replace("'", "''"), doubled_backslash,
+                                doubled_backslash.replace("'", "''"), value.replace('"', '""'))))
 
 
 def _error_text(exc: psycopg.Error) -> str:

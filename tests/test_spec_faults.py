@@ -128,3 +128,13 @@ def test_a_conforming_variation_holds_every_invariant(iu_pool: DatabasePool, var
         probe = next(r for r in result.results if r.name == "probe_rollback_spares_others")
         assert str(probe.evidence["planted"]["other_actors_log_row"]).startswith("not plantable on this build")
         assert "shared_instance" not in probe.evidence["spared"]
+
+
+def test_a_clear_message_may_quote_the_value_escaped() -> None:
+    """probe_bad_input accepts the value as quote_literal / format('%L') print it (found by Hypothesis:
+    a suffix with a backslash is shown as E'...\\\\...')."""
+    from harness.probes import _quoted_forms
+
+    assert "h0--1\\\\0" in _quoted_forms("h0--1\\0")
+    assert "it''s" in _quoted_forms("it's") and 'say ""hi""' in _quoted_forms('say "hi"')
+    assert _quoted_forms("plain") == ("plain",)
