@@ -53,6 +53,16 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _floor_sample(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--floor-sample takes a positive integer, got {text!r}")
+    return value
+
+
 def _duration(text: str) -> timedelta:
     try:
         return parse_duration(text)
@@ -83,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the real rollback step (its invariant is then reported NOT RUN)")
     run.add_argument("--no-floor", dest="floor", action="store_false",
                      help="skip timing the floors (set-based INSERTs and the minimal orchestrator)")
+    run.add_argument("--floor-sample", type=_floor_sample, default=FLOOR_SAMPLE_N, metavar="N",
+                     help=f"time the floors at min(N of the run, this) instances (default {FLOOR_SAMPLE_N:,}); "
+                          "as large as the run's N compares the build with the floors at the very same N")
     run.add_argument("--workers", type=_sizes, default=None,
                      help="run the sweep once per K concurrent workers, e.g. 1,2 (overrides the scenario's "
                           "workers; writes <scenario>-k<K>-* reports and <scenario>-workers.md with throughput "
@@ -194,8 +207,8 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                 floors: dict[str, FloorTiming] = {}
                 if args.floor:
                     progress.update(task, description=f"N={n:,} floors (set-based INSERTs, minimal orchestrator, "
-                                                      f"at {min(n, FLOOR_SAMPLE_N):,})")
-                    floors, floor_failures = measure_floors(session.pool, scenario, n)
+                                                      f"at {min(n, args.floor_sample):,})")
+                    floors, floor_failures = measure_floors(session.pool, scenario, n, args.floor_sample)
                     for kind, reason in floor_failures.items():
                         console.print(f"  N={n:,}: floor '{kind}' could not run on this build: {reason}")
             except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
@@ -210,7 +223,7 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                                set_based.per_instance_us if set_based else None, result.passed,
                                result.timings.get("harness_s", 0.0), rss,
                                minimal_us=minimal.per_instance_us if minimal else None,
-                               floor_n=min(n, FLOOR_SAMPLE_N) if floors else None,
+                               floor_n=min(n, args.floor_sample) if floors else None,
                                replay_us=result.timings.get("replay_per_instance_us"),
                                rollback_us=result.timings.get("rollback_per_instance_us"))
             result.timings.update({"floor_s": point.floor_s or 0.0, "peak_rss_mb": rss})

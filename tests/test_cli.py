@@ -31,12 +31,14 @@ def test_seed_run_passes_and_writes_markdown_and_json(tmp_path: Path) -> None:
 
 
 def test_sweep_writes_each_n_and_the_scaling_report(tmp_path: Path) -> None:
-    done = run_cli("run", "scenarios/scaleout-mixed.toml", "--n", "20,100", "--report-dir", str(tmp_path))
+    done = run_cli("run", "scenarios/scaleout-mixed.toml", "--n", "20,100", "--report-dir", str(tmp_path),
+                   "--floor-sample", "50")
     assert done.returncode == 0, done.stdout + done.stderr
     for n in (20, 100):
         assert json.loads((tmp_path / f"scaleout-mixed-n{n}.json").read_text())["passed"] is True
     sweep = json.loads((tmp_path / "scaleout-mixed-sweep.json").read_text())
     assert [p["n"] for p in sweep["points"]] == [20, 100]
+    assert [p["floor_sample_n"] for p in sweep["points"]] == [20, 50]  # min(N, --floor-sample)
     assert sweep["growth_exponent"] is not None and all(p["floor_s"] > 0 for p in sweep["points"])
     assert (tmp_path / "scaleout-mixed-sweep.png").stat().st_size > 1000
     assert "Growth:" in (tmp_path / "scaleout-mixed-sweep.md").read_text()
