@@ -207,7 +207,8 @@ def run_mutants(session: HarnessSession, campaign: Campaign,
     lab = Lab(session.pool, campaign.options.scenario, campaign.n, campaign.timeout_s, campaign.build_tests)
     began = time.perf_counter()
     to_run = [m for m in campaign.mutants if is_covered(campaign, m)]
-    skipped = {m.id: Outcome(m, Status.NOT_COVERED, detail="its function is never called by the scenario")
+    never_called = "its function is never called by the scenario, its probes or the build's tests"
+    skipped = {m.id: Outcome(m, Status.NOT_COVERED, detail=never_called)
                for m in campaign.mutants if not is_covered(campaign, m)}
     for outcome in skipped.values():
         if on_outcome is not None:
