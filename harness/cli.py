@@ -27,7 +27,7 @@ from harness.conformance import conformance_rows
 from harness.durations import format_duration, parse_duration
 from harness.environment import describe_environment, peak_rss_mb
 from harness.errors import HarnessError
-from harness.floor import FLOOR_KINDS, FLOOR_SAMPLE_N, FloorTiming, measure_floors
+from harness.floor import BUILD_AT_SAMPLE, FLOOR_KINDS, FLOOR_SAMPLE_N, FloorTiming, measure_floors
 from harness.janitor import STALE, SweepResult, sweep
 from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
@@ -206,8 +206,8 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                 session.pool.drop(database.name)
                 floors: dict[str, FloorTiming] = {}
                 if args.floor:
-                    progress.update(task, description=f"N={n:,} floors (set-based INSERTs, minimal orchestrator, "
-                                                      f"at {min(n, args.floor_sample):,})")
+                    progress.update(task, description=f"N={n:,} floors at {min(n, args.floor_sample):,}: set-based "
+                                                      "INSERTs, then minimal and build orchestrators side by side")
                     floors, floor_failures = measure_floors(session.pool, scenario, n, args.floor_sample)
                     for kind, reason in floor_failures.items():
                         console.print(f"  N={n:,}: floor '{kind}' could not run on this build: {reason}")
@@ -219,19 +219,22 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
             progress.remove_task(task)
             rss = peak_rss_mb()
             set_based, minimal = floors.get(FLOOR_KINDS[0]), floors.get(FLOOR_KINDS[1])
+            build_at_sample = floors.get(BUILD_AT_SAMPLE)
             point = SweepPoint(n, result.timings.get("calls_s", 0.0),
                                set_based.per_instance_us if set_based else None, result.passed,
                                result.timings.get("harness_s", 0.0), rss,
                                minimal_us=minimal.per_instance_us if minimal else None,
                                floor_n=min(n, args.floor_sample) if floors else None,
                                replay_us=result.timings.get("replay_per_instance_us"),
-                               rollback_us=result.timings.get("rollback_per_instance_us"))
+                               rollback_us=result.timings.get("rollback_per_instance_us"),
+                               build_sample_us=build_at_sample.per_instance_us if build_at_sample else None)
             result.timings.update({"floor_s": point.floor_s or 0.0, "peak_rss_mb": rss})
             if floors:
                 result.timings.update({
                     "floor_sample_n": point.floor_n or 0,
                     "floor_set_based_per_instance_us": point.floor_us or 0.0,
                     "floor_minimal_per_instance_us": point.minimal_us or 0.0,
+                    "build_at_sample_per_instance_us": point.build_sample_us or 0.0,
                     "rate_vs_set_based": point.rate_vs_set_based or 0.0,
                     "rate_vs_minimal": point.rate_vs_minimal or 0.0})
             path = write_report(result, report_dir, environment)

@@ -21,18 +21,28 @@ clone of the baseline, from the same plan as the run:
 Both write only SPEC columns, so they run on any conforming build. When N is
 large they are measured at a sample of `FLOOR_SAMPLE_N` instances and compared
 per instance, so that they do not dominate a 1,000,000-instance run.
+
+The build's rate is compared with the minimal orchestrator's side by side: the
+build's own orchestrator is timed again at the same size, on its own clone,
+in the order minimal, build, build, minimal (each side's time is the mean of
+its two). The same size, because the cost per call grows with N; the same
+positions, because on a fresh server the first large transaction pays 7-14 %
+more than a later one (new WAL segments and new relation pages, zero-filled by
+the kernel: PERFORMANCE.md), whichever orchestrator runs it, and the run's own
+transaction always comes first.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 
 from harness.databases import Database, DatabasePool
 from harness.run_context import RunContext
-from harness.runner import call_orchestrator, create_plan
+from harness.runner import ORCHESTRATOR, call_orchestrator, create_plan
 from harness.scenario import Scenario
 from harness.spec_calls import set_gates
 
@@ -157,6 +167,9 @@ $fn$;
 """
 
 FLOOR_KINDS = ("set-based INSERTs", "minimal orchestrator")
+# The build's orchestrator timed at the floors' size, side by side with the minimal one.
+BUILD_AT_SAMPLE = "build's orchestrator"
+SIDE_BY_SIDE_ORDER = (FLOOR_KINDS[1], BUILD_AT_SAMPLE, BUILD_AT_SAMPLE, FLOOR_KINDS[1])
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,7 @@ class FloorTiming:
     kind: str
     n: int
     seconds: float
+    runs: tuple[float, ...] = ()  # each timing when `seconds` is a mean
 
     @property
     def per_instance_us(self) -> float:
@@ -194,38 +208,52 @@ def time_floor(database: Database, scenario: Scenario, n: int) -> float:
         return time.perf_counter() - began
 
 
-def time_minimal_orchestrator(database: Database, scenario: Scenario, n: int) -> float:
-    """Seconds the minimal orchestrator spends on the run's N events, timed as the build's calls are
-    (one transaction, gates opened inside it); the database is changed and gets schema iu_floor."""
+def time_orchestrator(database: Database, scenario: Scenario, n: int, function: str = ORCHESTRATOR,
+                      setup_sql: str | None = None) -> float:
+    """Seconds `function` spends on the run's N events, timed as the run times the build's calls
+    (one transaction, gates opened inside it); the database is changed. Every call must compose."""
     with database.connect(autocommit=True) as conn:
-        conn.execute(MINIMAL_ORCHESTRATOR_SQL)
+        if setup_sql:
+            conn.execute(setup_sql)
         _plan(conn, database, scenario, n)
         with conn.transaction():
             set_gates(conn, True)
-            spent = call_orchestrator(conn, scenario, n, function=MINIMAL_FUNCTION)
+            spent = call_orchestrator(conn, scenario, n, function=function)
             set_gates(conn, False)
         row = conn.execute("SELECT count(*) FILTER (WHERE result->>'status' = 'ok') FROM pg_temp.iu_run_calls")
         composed = row.fetchone()
         if not composed or composed[0] != n:  # a floor of nothing would flatter the build
-            raise psycopg.DataError(f"the minimal orchestrator composed {composed} of {n} events")
+            raise psycopg.DataError(f"{function} composed {composed} of {n} events")
         return spent
+
+
+def time_minimal_orchestrator(database: Database, scenario: Scenario, n: int) -> float:
+    """Seconds the minimal orchestrator spends on the run's N events (the database gets schema iu_floor)."""
+    return time_orchestrator(database, scenario, n, MINIMAL_FUNCTION, MINIMAL_ORCHESTRATOR_SQL)
 
 
 def measure_floors(pool: DatabasePool, scenario: Scenario, n: int,
                    sample_n: int = FLOOR_SAMPLE_N) -> tuple[dict[str, FloorTiming], dict[str, str]]:
-    """Both floors at min(n, sample_n) instances, each on a fresh clone of the baseline.
+    """Both floors, and the build's orchestrator beside the minimal one, at min(n, sample_n) instances,
+    each timing on a fresh clone of the baseline (SIDE_BY_SIDE_ORDER; a side's time is its mean).
 
     Returns the timings, and for a floor that could not run on this build, the reason.
     """
     size = min(n, sample_n)
-    timings: dict[str, FloorTiming] = {}
+    timers: dict[str, Callable[[Database, Scenario, int], float]] = {
+        FLOOR_KINDS[0]: time_floor, FLOOR_KINDS[1]: time_minimal_orchestrator, BUILD_AT_SAMPLE: time_orchestrator}
+    spent: dict[str, list[float]] = {}
     failures: dict[str, str] = {}
-    for kind, timer in zip(FLOOR_KINDS, (time_floor, time_minimal_orchestrator), strict=True):
+    for kind in (FLOOR_KINDS[0], *SIDE_BY_SIDE_ORDER):
+        if kind in failures:
+            continue
         database = pool.clone(scenario.baseline)
         try:
-            timings[kind] = FloorTiming(kind, size, timer(database, scenario, size))
+            spent.setdefault(kind, []).append(timers[kind](database, scenario, size))
         except psycopg.Error as exc:
             failures[kind] = (exc.diag.message_primary or str(exc)).strip() if exc.diag else str(exc)
+            spent.pop(kind, None)
         finally:
             pool.drop(database.name)
+    timings = {kind: FloorTiming(kind, size, sum(times) / len(times), tuple(times)) for kind, times in spent.items()}
     return timings, failures

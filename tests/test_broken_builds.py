@@ -89,5 +89,5 @@ def test_racy_build_is_the_real_orchestrator_but_for_its_broken_block() -> None:
     racy = racy[racy.index(start):]
     raise_at = "        RAISE EXCEPTION 'instance key"
     broken_block = racy[racy.index("        -- BROKEN ON PURPOSE"):racy.index(raise_at)]
-    real_block = real[real.index("        -- The key was taken meanwhile"):real.index(raise_at)]
+    real_block = real[real.index("        -- The key is in the log"):real.index(raise_at)]
     assert racy.replace(broken_block, real_block) == real

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "iu-harness"
 
@@ -40,6 +42,10 @@ def test_sweep_writes_each_n_and_the_scaling_report(tmp_path: Path) -> None:
     assert [p["n"] for p in sweep["points"]] == [20, 100]
     assert [p["floor_sample_n"] for p in sweep["points"]] == [20, 50]  # min(N, --floor-sample)
     assert sweep["growth_exponent"] is not None and all(p["floor_s"] > 0 for p in sweep["points"])
+    for p in sweep["points"]:  # the rates compare the build timed at the floors' N, not the run's
+        assert p["build_at_sample_us"] > 0
+        assert p["rate_vs_minimal"] == pytest.approx(p["floor_minimal_us"] / p["build_at_sample_us"])
+        assert p["rate_vs_set_based"] == pytest.approx(p["floor_set_based_us"] / p["build_at_sample_us"])
     assert (tmp_path / "scaleout-mixed-sweep.png").stat().st_size > 1000
     assert "Growth:" in (tmp_path / "scaleout-mixed-sweep.md").read_text()
     # N grows only 5x here: the scaling check says NOT RUN and why, never PASS.

@@ -16,7 +16,7 @@ from test_cli import ROOT, run_cli
 from harness import db_state
 from harness.config import BUNDLED_SQL_DIR
 from harness.databases import DatabasePool
-from harness.floor import FLOOR_KINDS, time_floor, time_minimal_orchestrator
+from harness.floor import BUILD_AT_SAMPLE, FLOOR_KINDS, measure_floors, time_floor, time_minimal_orchestrator
 from harness.runner import run_scenario
 from harness.scenario import load_scenario
 
@@ -46,6 +46,16 @@ def test_each_floor_writes_exactly_the_rows_the_run_adds(build_pool: DatabasePoo
         with floor_db.connect() as conn:
             floor_added = {t: v - before[t] for t, v in db_state.table_counts(conn).items()}
         assert floor_added == run_added, kind
+
+
+def test_the_build_is_timed_beside_the_minimal_orchestrator_at_the_sample(build_pool: DatabasePool) -> None:
+    timings, failures = measure_floors(build_pool, load_scenario(SEED), 40, sample_n=30)
+    assert failures == {}
+    assert set(timings) == {*FLOOR_KINDS, BUILD_AT_SAMPLE}
+    assert all(t.n == 30 for t in timings.values())  # min(N, sample): all at the same size
+    for kind in (FLOOR_KINDS[1], BUILD_AT_SAMPLE):  # minimal, build, build, minimal: two each, the mean
+        assert len(timings[kind].runs) == 2
+        assert timings[kind].seconds == pytest.approx(sum(timings[kind].runs) / 2)
 
 
 def test_profile_reports_each_pass_and_says_what_a_build_lacks(tmp_path: Path) -> None:

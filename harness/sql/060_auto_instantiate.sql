@@ -1,6 +1,6 @@
 -- 060_auto_instantiate.sql
--- Deploys: iu_core.fn_iu_auto_instantiate_duplicate (internal),
---          iu_core.fn_iu_auto_instantiate_from_event, the productized orchestrator.
+-- Deploys: iu_core.fn_iu_auto_instantiate_duplicate, iu_core.fn_iu_auto_instantiate_logged
+--          (both internal), iu_core.fn_iu_auto_instantiate_from_event, the productized orchestrator.
 -- Needs:   020_reference_data.sql, 030_gates.sql, 035_arguments.sql,
 --          040_digest.sql, 050_compose.sql.
 --
@@ -14,9 +14,11 @@
 -- answers 'duplicate'; if the first rolled back, the second composes. It takes
 -- no advisory or per-call heavyweight locks (only row locks and a fixed set of
 -- relation locks), so one transaction can call this 100,000+ times with stock
--- lock settings.
+-- lock settings. A replay whose log row a concurrent rollback of its actor
+-- removes between the lookup and the read of the row gets 40001 (retry it).
 -- Cost: one read statement and one write statement per call, no nested PL/pgSQL
--- call on the 'ok' path; what each part costs is in PERFORMANCE.md next to this file.
+-- call and no join in the read on the 'ok' path; what each part costs is in
+-- PERFORMANCE.md next to this file.
 
 -- The 'duplicate' answer for an idempotency key already in the log, from the log
 -- row's values (the caller has read them): the original instance and its
@@ -48,6 +50,20 @@ BEGIN
         'idempotency_key', p_idempotency_key, 'template_digest', p_template_digest,
         'instance_digest', p_instance_digest, 'digest_match', p_template_digest = p_instance_digest);
 END;
+$$;
+
+-- The log row of an idempotency key, with its instance's key: what a 'duplicate'
+-- answer is built from. A single SELECT in SQL, so that the planner inlines it
+-- into the caller's statement (no call of its own).
+CREATE OR REPLACE FUNCTION iu_core.fn_iu_auto_instantiate_logged(idempotency_key text)
+RETURNS TABLE (template_collection_key text, instance_collection_id uuid, instance_key text,
+               template_digest text, instance_digest text)
+LANGUAGE sql STABLE AS $$
+    SELECT l.template_collection_key, l.instance_collection_id, li.collection_key,
+           l.template_digest, l.instance_digest
+      FROM iu_core.iu_auto_instantiate_event_log l
+      LEFT JOIN iu_core.iu_piece_collection li ON li.id = l.instance_collection_id
+     WHERE l.idempotency_key = $1
 $$;
 
 -- Planner settings of the point-lookup functions (here, 040 and 050):
@@ -118,23 +134,30 @@ BEGIN
     v_idempotency_key := md5(p_event_id::text || ':' || p_template_key || ':' || p_suffix);
     v_instance_key := 'tpl-inst:auto:' || p_suffix;
 
-    -- Every lookup in one statement (emit mode, template, the key's log row with its
-    -- instance's key, the first closed gate); judged below in the documented order.
+    -- Every lookup of the 'ok' path in one statement (emit mode, template, whether
+    -- the key is in the log, the first closed gate), judged below in the documented
+    -- order. It is a point lookup of the template with one init plan per other
+    -- lookup: joins here cost ~7 us per call (PERFORMANCE.md). Without the template
+    -- it returns no row, and only the emit mode is then looked up again. A gate
+    -- without a row counts as closed (coalesce).
     SELECT EXISTS (SELECT 1 FROM iu_core.iu_emit_mode e WHERE e.emit_mode = p_emit_mode),
            t.id, t.is_template, t.kind, t.manifest_digest,
-           l.id IS NOT NULL, l.template_collection_key, l.instance_collection_id, li.collection_key,
-           l.instance_digest,
-           (SELECT min(k.gate_key)
-              FROM (VALUES ('iu_core.auto_instantiate_enabled'), ('iu_core.composer_enabled')) AS k(gate_key)
-             WHERE NOT EXISTS (SELECT 1 FROM iu_core.iu_gate g WHERE g.gate_key = k.gate_key AND g.enabled)),
-           l.template_digest
-      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest,
-           v_logged, v_logged_template_key, v_instance_id, v_logged_instance_key, v_instance_digest, v_gate,
-           v_logged_template_digest
-      FROM (SELECT 1) AS one
-      LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p_template_key
-      LEFT JOIN iu_core.iu_auto_instantiate_event_log l ON l.idempotency_key = v_idempotency_key
-      LEFT JOIN iu_core.iu_piece_collection li ON li.id = l.instance_collection_id;
+           EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log l
+                    WHERE l.idempotency_key = v_idempotency_key),
+           (SELECT CASE WHEN NOT coalesce(bool_or(g.enabled)
+                                          FILTER (WHERE g.gate_key = 'iu_core.auto_instantiate_enabled'), false)
+                        THEN 'iu_core.auto_instantiate_enabled'
+                        WHEN NOT coalesce(bool_or(g.enabled)
+                                          FILTER (WHERE g.gate_key = 'iu_core.composer_enabled'), false)
+                        THEN 'iu_core.composer_enabled' END
+              FROM iu_core.iu_gate g
+             WHERE g.gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled'))
+      INTO v_mode_defined, v_template_id, v_is_template, v_kind, v_template_digest, v_logged, v_gate
+      FROM iu_core.iu_piece_collection t
+     WHERE t.collection_key = p_template_key;
+    IF NOT FOUND THEN
+        SELECT EXISTS (SELECT 1 FROM iu_core.iu_emit_mode e WHERE e.emit_mode = p_emit_mode) INTO v_mode_defined;
+    END IF;
 
     IF NOT v_mode_defined THEN
         RAISE EXCEPTION 'undefined emit_mode %', quote_literal(p_emit_mode)
@@ -147,12 +170,7 @@ BEGIN
             USING ERRCODE = 'IU002';
     END IF;
 
-    IF v_logged THEN
-        RETURN iu_core.fn_iu_auto_instantiate_duplicate(v_idempotency_key, v_logged_template_key, v_instance_id,
-            v_logged_instance_key, v_logged_template_digest, v_instance_digest, p_template_key, v_instance_key);
-    END IF;
-
-    IF v_gate IS NOT NULL THEN
+    IF v_gate IS NOT NULL AND NOT v_logged THEN
         RETURN jsonb_build_object(
             'status', 'gated', 'gate', v_gate, 'instance_id', NULL, 'instance_key', v_instance_key,
             'idempotency_key', v_idempotency_key, 'template_digest', v_template_digest,
@@ -169,50 +187,54 @@ BEGIN
     -- precede their collection in the statement because foreign-key checks run at
     -- its end. The template's digest, when it was stored without one, is its
     -- recomputation: the digest of these same pieces.
-    WITH claimed AS (
-        INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, manifest_digest, created_by)
-        SELECT v_instance_key, v_kind, false,
-               iu_core.fn_iu_piece_graph_digest(
-                   (SELECT string_agg(iu_core.fn_iu_piece_graph_line(m.position, m.iu_id, i.content_hash), '|'
-                                      ORDER BY m.position)
-                      FROM iu_core.iu_piece_membership m
-                      JOIN iu_core.iu i ON i.id = m.iu_id
-                     WHERE m.collection_id = v_template_id)),
-               p_actor
-        ON CONFLICT (collection_key) DO NOTHING
-        RETURNING id, manifest_digest
-    ), members AS (
-        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
-        SELECT c.id, m.iu_id, m.position
-          FROM claimed c CROSS JOIN iu_core.iu_piece_membership m
-         WHERE m.collection_id = v_template_id
-    ), lineage AS (
-        INSERT INTO iu_core.iu_collection_template_instance_lineage
-            (template_collection_id, instance_collection_id, origin, actor)
-        SELECT v_template_id, c.id, 'auto', p_actor FROM claimed c
-    ), logged AS (
-        INSERT INTO iu_core.iu_auto_instantiate_event_log
-            (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
-             idempotency_key, template_digest, instance_digest)
-        SELECT p_event_id, p_event_type, p_template_key, c.id, p_actor, p_emit_mode,
-               v_idempotency_key, coalesce(v_template_digest, c.manifest_digest), c.manifest_digest
-          FROM claimed c
-    )
-    SELECT c.id, c.manifest_digest INTO v_instance_id, v_instance_digest FROM claimed c;
+    IF NOT v_logged THEN
+        WITH claimed AS (
+            INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, manifest_digest, created_by)
+            SELECT v_instance_key, v_kind, false,
+                   iu_core.fn_iu_piece_graph_digest(
+                       (SELECT string_agg(iu_core.fn_iu_piece_graph_line(m.position, m.iu_id, i.content_hash), '|'
+                                          ORDER BY m.position)
+                          FROM iu_core.iu_piece_membership m
+                          JOIN iu_core.iu i ON i.id = m.iu_id
+                         WHERE m.collection_id = v_template_id)),
+                   p_actor
+            ON CONFLICT (collection_key) DO NOTHING
+            RETURNING id, manifest_digest
+        ), members AS (
+            INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
+            SELECT c.id, m.iu_id, m.position
+              FROM claimed c CROSS JOIN iu_core.iu_piece_membership m
+             WHERE m.collection_id = v_template_id
+        ), lineage AS (
+            INSERT INTO iu_core.iu_collection_template_instance_lineage
+                (template_collection_id, instance_collection_id, origin, actor)
+            SELECT v_template_id, c.id, 'auto', p_actor FROM claimed c
+        ), logged AS (
+            INSERT INTO iu_core.iu_auto_instantiate_event_log
+                (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
+                 idempotency_key, template_digest, instance_digest)
+            SELECT p_event_id, p_event_type, p_template_key, c.id, p_actor, p_emit_mode,
+                   v_idempotency_key, coalesce(v_template_digest, c.manifest_digest), c.manifest_digest
+              FROM claimed c
+        )
+        SELECT c.id, c.manifest_digest INTO v_instance_id, v_instance_digest FROM claimed c;
+    END IF;
     IF v_instance_id IS NULL THEN
-        -- The key was taken meanwhile: by this very event (a concurrent caller
-        -- that has now committed) it is a duplicate, otherwise a conflict.
-        SELECT l.template_collection_key, l.instance_collection_id, li.collection_key,
-               l.template_digest, l.instance_digest
-          INTO v_logged_template_key, v_instance_id, v_logged_instance_key,
-               v_logged_template_digest, v_instance_digest
-          FROM iu_core.iu_auto_instantiate_event_log l
-          LEFT JOIN iu_core.iu_piece_collection li ON li.id = l.instance_collection_id
-         WHERE l.idempotency_key = v_idempotency_key;
+        -- The key is in the log: the lookup saw it, or it was taken meanwhile (the
+        -- claim wrote nothing). By this very event (a concurrent caller that has now
+        -- committed) it is a duplicate, otherwise a conflict.
+        SELECT * INTO v_logged_template_key, v_instance_id, v_logged_instance_key, v_logged_template_digest,
+                      v_instance_digest
+          FROM iu_core.fn_iu_auto_instantiate_logged(v_idempotency_key);
         IF FOUND THEN
             RETURN iu_core.fn_iu_auto_instantiate_duplicate(v_idempotency_key, v_logged_template_key,
                 v_instance_id, v_logged_instance_key, v_logged_template_digest, v_instance_digest,
                 p_template_key, v_instance_key);
+        ELSIF v_logged THEN
+            -- Gone since the lookup: a concurrent rollback of its actor committed in between.
+            RAISE EXCEPTION 'the log row of idempotency key % was removed while this call ran', v_idempotency_key
+                USING ERRCODE = '40001',
+                      HINT = 'a concurrent rollback removed it; retry the call';
         END IF;
         RAISE EXCEPTION 'instance key % already exists for another event (event %, template %)',
             quote_literal(v_instance_key), p_event_id, quote_literal(p_template_key)

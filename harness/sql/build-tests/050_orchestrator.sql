@@ -23,6 +23,17 @@ BEGIN
     v_answer := iu_core.fn_iu_auto_instantiate_from_event(c_event, 'test.event', 'tpl:iu-build-test:orch', 'iu-build-test-o1', 'iu-build-test:tester');
     PERFORM pg_temp.expect_equal(v_answer->>'status' || '/' || (v_answer->>'gate'), 'gated/iu_core.composer_enabled',
                                  'answer with the composer gate closed');
+    -- A gate without a row counts as closed.
+    DELETE FROM iu_core.iu_gate WHERE gate_key = 'iu_core.auto_instantiate_enabled';
+    v_answer := iu_core.fn_iu_auto_instantiate_from_event(c_event, 'test.event', 'tpl:iu-build-test:orch', 'iu-build-test-o1', 'iu-build-test:tester');
+    PERFORM pg_temp.expect_equal(v_answer->>'status' || '/' || (v_answer->>'gate'), 'gated/iu_core.auto_instantiate_enabled',
+                                 'answer without the auto-instantiate gate row');
+    INSERT INTO iu_core.iu_gate (gate_key, enabled) VALUES ('iu_core.auto_instantiate_enabled', true);
+    DELETE FROM iu_core.iu_gate WHERE gate_key = 'iu_core.composer_enabled';
+    v_answer := iu_core.fn_iu_auto_instantiate_from_event(c_event, 'test.event', 'tpl:iu-build-test:orch', 'iu-build-test-o1', 'iu-build-test:tester');
+    PERFORM pg_temp.expect_equal(v_answer->>'status' || '/' || (v_answer->>'gate'), 'gated/iu_core.composer_enabled',
+                                 'answer without the composer gate row (the other open)');
+    INSERT INTO iu_core.iu_gate (gate_key, enabled) VALUES ('iu_core.composer_enabled', false);
     PERFORM pg_temp.expect_equal((SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log WHERE actor = 'iu-build-test:tester'),
                                  0::bigint, 'log rows after gated calls');
     PERFORM iu_core.fn_iu_set_gates(true);
