@@ -26,10 +26,10 @@ The build's rate is compared with the minimal orchestrator's side by side: the
 build's own orchestrator is timed again at the same size, on its own clone,
 in the order minimal, build, build, minimal (each side's time is the mean of
 its two). The same size, because the cost per call grows with N; the same
-positions, because on a fresh server the first large transaction pays 7-14 %
-more than a later one (new WAL segments and new relation pages, zero-filled by
-the kernel: PERFORMANCE.md), whichever orchestrator runs it, and the run's own
-transaction always comes first.
+positions, because on a fresh server the first large transaction pays 5-14 %
+more than a later one, whichever orchestrator runs it (its writes into new
+WAL segments and new relation pages land on fresh memory: PERFORMANCE.md),
+and the run's own transaction always comes first.
 """
 
 from __future__ import annotations
