@@ -237,6 +237,10 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                     "build_at_sample_per_instance_us": point.build_sample_us or 0.0,
                     "rate_vs_set_based": point.rate_vs_set_based or 0.0,
                     "rate_vs_minimal": point.rate_vs_minimal or 0.0})
+                # Each side-by-side timing in its order (minimal, build, build, minimal): the spread.
+                for label, timing in (("minimal", minimal), ("build_at_sample", build_at_sample)):
+                    for k, seconds in enumerate(timing.runs if timing else (), start=1):
+                        result.timings[f"{label}_run{k}_per_instance_us"] = seconds / timing.n * 1e6
             path = write_report(result, report_dir, environment)
             results.append(result)
             points.append(point)

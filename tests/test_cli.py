@@ -46,6 +46,9 @@ def test_sweep_writes_each_n_and_the_scaling_report(tmp_path: Path) -> None:
         assert p["build_at_sample_us"] > 0
         assert p["rate_vs_minimal"] == pytest.approx(p["floor_minimal_us"] / p["build_at_sample_us"])
         assert p["rate_vs_set_based"] == pytest.approx(p["floor_set_based_us"] / p["build_at_sample_us"])
+    timings = json.loads((tmp_path / "scaleout-mixed-n100.json").read_text())["timings"]
+    runs = [timings[f"build_at_sample_run{k}_per_instance_us"] for k in (1, 2)]
+    assert timings["build_at_sample_per_instance_us"] == pytest.approx(sum(runs) / 2)  # the mean of both
     assert (tmp_path / "scaleout-mixed-sweep.png").stat().st_size > 1000
     assert "Growth:" in (tmp_path / "scaleout-mixed-sweep.md").read_text()
     # N grows only 5x here: the scaling check says NOT RUN and why, never PASS.
