@@ -92,10 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-rollback", dest="rollback", action="store_false",
                      help="skip the real rollback step (its invariant is then reported NOT RUN)")
     run.add_argument("--no-floor", dest="floor", action="store_false",
-                     help="skip timing the floors (set-based INSERTs and the minimal orchestrator)")
+                     help="skip timing the floors (set-based INSERTs and the minimal orchestrator, with "
+                          "the build's orchestrator timed beside it)")
     run.add_argument("--floor-sample", type=_floor_sample, default=FLOOR_SAMPLE_N, metavar="N",
-                     help=f"time the floors at min(N of the run, this) instances (default {FLOOR_SAMPLE_N:,}); "
-                          "as large as the run's N compares the build with the floors at the very same N")
+                     help=f"time the floors, and the build's orchestrator beside the minimal one, at min(N of "
+                          f"the run, this) instances (default {FLOOR_SAMPLE_N:,}); as large as the run's N "
+                          "compares them at the very same N")
     run.add_argument("--workers", type=_sizes, default=None,
                      help="run the sweep once per K concurrent workers, e.g. 1,2 (overrides the scenario's "
                           "workers; writes <scenario>-k<K>-* reports and <scenario>-workers.md with throughput "
@@ -210,7 +212,7 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                                                       "INSERTs, then minimal and build orchestrators side by side")
                     floors, floor_failures = measure_floors(session.pool, scenario, n, args.floor_sample)
                     for kind, reason in floor_failures.items():
-                        console.print(f"  N={n:,}: floor '{kind}' could not run on this build: {reason}")
+                        console.print(f"  N={n:,}: '{kind}' could not be timed at the floors' size: {reason}")
             except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
                 explained = session.explain_failure(exc)
                 if explained is not None:

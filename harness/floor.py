@@ -30,6 +30,8 @@ positions, because on a fresh server the first large transaction pays 5-14 %
 more than a later one, whichever orchestrator runs it (its writes into new
 WAL segments and new relation pages land on fresh memory: PERFORMANCE.md),
 and the run's own transaction always comes first.
+Every timing here is one session's calls, whatever the scenario's workers: a
+comparison of designs, not of the K-worker run.
 """
 
 from __future__ import annotations

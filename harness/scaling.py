@@ -59,19 +59,21 @@ class SweepPoint:
 
     @property
     def floor_ratio(self) -> float | None:
-        """Orchestrator time / set-based floor time (how many times slower)."""
-        return self.per_instance_us / self.floor_us if self.floor_us and self.calls_s else None
+        """Orchestrator time / set-based floor time at `floor_n` (how many times slower)."""
+        return self.build_sample_us / self.floor_us if self.floor_us and self.build_sample_us else None
 
     @property
     def rate_vs_set_based(self) -> float | None:
         """The build's rate as a fraction of the set-based floor's (1.0 = as fast), both at `floor_n`."""
-        return self.floor_us / self.build_sample_us if self.floor_us and self.build_sample_us else None
+        return (self.floor_us / self.build_sample_us
+                if self.floor_us and self.build_sample_us and self.calls_s else None)
 
     @property
     def rate_vs_minimal(self) -> float | None:
         """The build's rate as a fraction of the minimal orchestrator's (1.0 = as fast), side by side
         at `floor_n`: same size, alternating order (harness/floor.py)."""
-        return self.minimal_us / self.build_sample_us if self.minimal_us and self.build_sample_us else None
+        return (self.minimal_us / self.build_sample_us
+                if self.minimal_us and self.build_sample_us and self.calls_s else None)
 
     @property
     def replay_vs_ok(self) -> float | None:
@@ -164,6 +166,10 @@ def plot(points: list[SweepPoint], path: Path, title: str) -> Path:
     ns = [p.n for p in points]
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     ax.plot(ns, [p.per_instance_us for p in points], "o-", label="orchestrator (per instance)")
+    at_sample = [(p.n, p.build_sample_us) for p in points if p.build_sample_us]
+    if at_sample:
+        ax.plot([f[0] for f in at_sample], [f[1] for f in at_sample], "o:",
+                label="orchestrator at the floors' sample, beside the minimal")
     minimal = [(p.n, p.minimal_us) for p in points if p.minimal_us]
     if minimal:
         ax.plot([f[0] for f in minimal], [f[1] for f in minimal], "^--", label="floor: minimal orchestrator")

@@ -14,6 +14,8 @@
 --   IU009  an argument is longer than its limit
 --   IU010  lineage endpoints are the wrong kind (template vs instance)
 --   IU011  the instance already has a lineage row
+-- And one standard code: 40001 (serialization_failure) for a replay whose log row a
+-- concurrent rollback removed while the call ran (retry it).
 
 -- Conventions of the function files:
 -- * Public functions take the SPEC's parameter names, so callers may pass them
