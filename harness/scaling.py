@@ -60,7 +60,8 @@ class SweepPoint:
     @property
     def floor_ratio(self) -> float | None:
         """Orchestrator time / set-based floor time at `floor_n` (how many times slower)."""
-        return self.build_sample_us / self.floor_us if self.floor_us and self.build_sample_us else None
+        rate = self.rate_vs_set_based
+        return 1 / rate if rate else None
 
     @property
     def rate_vs_set_based(self) -> float | None:
