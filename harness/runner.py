@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
-from harness import db_state, probes, workers
+from harness import db_state, probes, resources, workers
 from harness.conformance import require_runnable
 from harness.databases import BaselineClones, Database, DatabasePool
 from harness.errors import HarnessError
@@ -31,7 +31,7 @@ from harness.run_context import CheckNotRun, Clones, RunContext
 from harness.scenario import SPEC_TABLES, MixItem, Scenario
 from harness.spec_calls import set_gates
 
-assert probes and workers  # imported for their @invariant registrations
+assert probes and resources and workers  # imported for their @invariant registrations
 
 Progress = Callable[[str, int, int], None]
 
@@ -101,8 +101,10 @@ def _error_evidence(exc: BaseException) -> dict[str, Any]:
 
 
 class _Run:
-    def __init__(self, ctx: RunContext, progress: Progress | None) -> None:
+    def __init__(self, ctx: RunContext, progress: Progress | None,
+                 limits: resources.ResourceLimits | None = None) -> None:
         self.ctx = ctx
+        self.limits = limits or resources.ResourceLimits()
         self.progress = progress or (lambda stage, done, total: None)
         self.results: list[InvariantResult] = []
         self.not_run: dict[str, str] = {}
@@ -204,23 +206,30 @@ class _Run:
 
 
 def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, table: str = "iu_run_calls",
-                      progress: Callable[[int, int], None] | None = None, function: str = ORCHESTRATOR) -> float:
+                      progress: Callable[[int, int], None] | None = None, function: str = ORCHESTRATOR,
+                      checkpoints: Sequence[int] = (), at_checkpoint: Callable[[int], None] | None = None) -> float:
     """Call the orchestrator for every plan row, in chunks (for progress); returns seconds spent calling.
 
     Runs inside the caller's transaction; results go to pg_temp.<table>, never to Python.
     `function` is another function of the orchestrator's signature (the minimal-orchestrator floor).
+    A chunk ends at each of `checkpoints` (calls made so far), where `at_checkpoint` runs, untimed.
     """
     chunk = max(100, min(5000, n // 100 or 1))
     spent = 0.0
     query = CALL_SQL.format(table=table, function=function)
     params = {"event_type": scenario.event_type, "actor": scenario.actor, "emit_mode": scenario.emit_mode}
-    for lo in range(1, n + 1, chunk):
-        hi = min(n, lo + chunk - 1)
+    stops = sorted(set(checkpoints))
+    lo = 1
+    while lo <= n:
+        hi = min([n, lo + chunk - 1, *(c for c in stops if c >= lo)])
         began = time.perf_counter()
         conn.execute(query, {**params, "lo": lo, "hi": hi})  # type: ignore[arg-type]
         spent += time.perf_counter() - began
+        if at_checkpoint is not None and hi in stops:
+            at_checkpoint(hi)
         if progress is not None:
             progress(hi, n)
+        lo = hi + 1
     return spent
 
 
@@ -284,8 +293,11 @@ def create_plan(ctx: RunContext) -> None:
 
 def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bool = True,
                  progress: Progress | None = None, pool: DatabasePool | None = None,
-                 clones: Clones | None = None) -> RunResult:
+                 clones: Clones | None = None, limits: resources.ResourceLimits | None = None) -> RunResult:
     """Run `scenario` at `n` on `database` (which it changes) and check every invariant.
+
+    `limits`: the target N and memory budget the per-call resources are judged against
+    (harness/resources.py; default SPEC's 100,000 or the scenario's target_n, and 1 GiB).
 
     The race probes need throwaway databases of the same build and state: `clones`, or fresh
     clones of the scenario's baseline from `pool` (the one `database` came from). Without
@@ -297,7 +309,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
     started = time.perf_counter()
     with database.connect(autocommit=True) as conn:
         ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n), clones=clones)
-        run = _Run(ctx, progress)
+        run = _Run(ctx, progress, limits)
         create_plan(ctx)
         _preflight(ctx)
         ctx.facts["pre"] = run.snapshot()
@@ -359,13 +371,22 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
 
 def _scenario_transaction(run: _Run) -> bool:
     """The scenario transaction, as the seeds' driver: gates toggled inside it. True when it committed."""
-    conn = run.ctx.conn
+    conn, ctx = run.ctx.conn, run.ctx
+    capacity = resources.lock_capacity(conn)
+    target_n, target_from = run.limits.target_for(ctx.scenario.target_n)
     tx_began = time.perf_counter()
     checks_s = 0.0
     try:
         with conn.transaction():
             set_gates(conn, True)
-            run.timings["calls_s"] = run.call_all("iu_run_calls", "scaleout")
+            # What each call leaves held, read between chunks of calls at fixed fractions of N.
+            meter = resources.Meter.start(conn, ctx.n)
+            run.timings["calls_s"] = call_orchestrator(
+                conn, ctx.scenario, ctx.n, "iu_run_calls", lambda done, total: run.progress("scaleout", done, total),
+                checkpoints=resources.checkpoint_calls(ctx.n), at_checkpoint=meter.measure)
+            ctx.facts["resources"] = resources.evaluate(meter, target_n, target_from, capacity,
+                                                        run.limits.memory_budget_bytes)
+            run.timings["resources_measure_s"] = meter.seconds
             set_gates(conn, False)
             checks_began = time.perf_counter()
             run.check_phase("in_tx")

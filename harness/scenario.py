@@ -38,7 +38,9 @@ SPEC_TABLES = (
     "iu_gate",
 )
 KINDS = ("file", "workflow")
-GATE_MODES = ("committed", "in_tx")  # how K workers open the gates (harness/workers.py)
+GATE_MODES = ("committed", "in_tx")
+#: SPEC section 1 ([S1.orch.scale]): "One transaction may call it 100,000 times or more".
+SPEC_TARGET_N = 100_000  # how K workers open the gates (harness/workers.py)
 _SUFFIX_TOKEN = re.compile(r"\{i(?::0(\d+)d)?\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -100,6 +102,8 @@ class Scenario:
     batch: int = 1000
     redelivered: float = 0.0
     gates: str = "committed"
+    # The N the per-call resources are extrapolated to (harness/resources.py); None: SPEC's 100,000.
+    target_n: int | None = None
 
     def counts_at(self, n: int) -> list[tuple[MixItem, int]]:
         """Split N over the mix by weight (largest remainder, ties to the earlier item)."""
@@ -172,7 +176,7 @@ def load_scenario(path: str | Path) -> Scenario:
     head = _Fields(path, "scenario", data.get("scenario"))
     head.unknown_keys({"title", "baseline", "actor", "event_type", "emit_mode", "sweep", "slow_sweep",
                        "driver", "not_proven", "scaling_threshold", "scaling_min_step", "scaling_sizes",
-                       "workers", "batch", "redelivered", "gates"})
+                       "workers", "batch", "redelivered", "gates", "target_n"})
     baseline = head.table.get("baseline")
     if baseline is not None:
         baseline = head.text("baseline", pattern=_NAME)
@@ -238,8 +242,15 @@ def load_scenario(path: str | Path) -> Scenario:
         emit_mode=head.text("emit_mode", default="live"),
         sweep=head.positive_ints("sweep", required=True), slow_sweep=head.positive_ints("slow_sweep", False),
         mix=tuple(mix), driver=str(head.table.get("driver", "")), not_proven=tuple(not_proven),
-        expect=expect, **_scaling_fields(head), **_worker_fields(head),
+        expect=expect, **_scaling_fields(head), **_worker_fields(head), target_n=_target_n(head),
     )
+
+
+def _target_n(head: _Fields) -> int | None:
+    if "target_n" not in head.table:
+        return None
+    # SPEC section 1's 100,000 is the floor: a scenario may ask for more, never less.
+    return _count(head, "target_n", 0, SPEC_TARGET_N)
 
 
 def _generated(gen: _Fields, base: str | None) -> GeneratedBaseline:
