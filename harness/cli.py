@@ -32,6 +32,7 @@ from harness.janitor import STALE, SweepResult, sweep
 from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
 from harness.report import write_report
+from harness.resources import ResourceLimits
 from harness.runner import RunResult, run_scenario
 from harness.scaling import ScalingCheck, SweepPoint, check_scaling, growth_exponent, verdict, write_sweep_report
 from harness.scenario import Scenario, discover_scenarios, load_scenario
@@ -204,7 +205,7 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
             try:
                 database = session.pool.clone(scenario.baseline)
                 result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
-                                      pool=session.pool)
+                                      pool=session.pool, limits=ResourceLimits.from_config(session.config))
                 session.pool.drop(database.name)
                 floors: dict[str, FloorTiming] = {}
                 if args.floor:

@@ -8,6 +8,7 @@ the `HarnessConfig` this module returns.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,12 +16,14 @@ from pathlib import Path
 
 from harness.durations import parse_duration
 from harness.errors import ConfigError
+from harness.scenario import SPEC_TARGET_N
 
 BUNDLED_SQL_DIR = Path(__file__).parent / "sql"
 BACKENDS = ("embedded", "testcontainers", "dsn")
 # SPEC section 1: a stock PostgreSQL 13 or newer; the harness itself needs 13 too (DROP DATABASE ... WITH (FORCE)).
 MIN_PG_MAJOR = 13
 DEFAULT_SWEEP_TTL = timedelta(hours=24)
+DEFAULT_MEMORY_BUDGET = 1 << 30  # 1 GiB held by one backend until COMMIT: far past what a stock server expects
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sweep_ttl", "IU_HARNESS_SWEEP_TTL", "--iu-sweep-ttl",
             "age after which another host's iu_harness_* databases on a shared server count as "
             "stale and are swept at start, e.g. 24h (default), 90m, 2d"),
+    Setting("target_n", "IU_HARNESS_TARGET_N", "--iu-target-n",
+            "N that one transaction's per-call resources (locks, memory) are extrapolated to and judged at "
+            "(default: the scenario's target_n, else SPEC's 100,000; never less than 100,000)"),
+    Setting("memory_budget", "IU_HARNESS_MEMORY_BUDGET", "--iu-memory-budget",
+            "backend memory one scenario transaction may hold at the target N, e.g. 1GB (default), 512MB"),
 )
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
 
@@ -74,6 +82,9 @@ class HarnessConfig:
     pg: tuple[str, ...] = ()
     shm_dir: Path = Path("/dev/shm")
     sweep_ttl: timedelta = DEFAULT_SWEEP_TTL
+    #: None: the scenario's target_n, else SPEC's 100,000 (harness/resources.py).
+    target_n: int | None = None
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
 
     @property
     def sql_dir_is_bundled(self) -> bool:
@@ -183,8 +194,42 @@ def resolve_config(
             raise ConfigError(f"sweep TTL (from {sweep_ttl_source}): {exc}",
                               fix="pass e.g. --iu-sweep-ttl 24h or IU_HARNESS_SWEEP_TTL=2d") from exc
 
+    target_n_value, target_n_source = pick("target_n")
+    target_n = None
+    if target_n_value is not None:
+        try:
+            target_n = int(target_n_value.replace("_", "").replace(",", ""))
+        except ValueError:
+            target_n = 0
+        if target_n < SPEC_TARGET_N:
+            raise ConfigError(f"target N {target_n_value!r} (from {target_n_source}) is not an integer of at least "
+                              f"{SPEC_TARGET_N:,} (SPEC section 1's one-transaction size, the floor)",
+                              fix="pass e.g. --iu-target-n 1000000 or IU_HARNESS_TARGET_N=1000000")
+
+    budget_value, budget_source = pick("memory_budget")
+    memory_budget = DEFAULT_MEMORY_BUDGET
+    if budget_value is not None:
+        try:
+            memory_budget = parse_bytes(budget_value)
+        except ValueError as exc:
+            raise ConfigError(f"memory budget (from {budget_source}): {exc}",
+                              fix="pass e.g. --iu-memory-budget 1GB or IU_HARNESS_MEMORY_BUDGET=512MB") from exc
+
     return HarnessConfig(backend=backend, dsn=dsn, sql_dir=sql_dir, extra_sql=tuple(extra), max_n=max_n,
-                         report_dir=report_dir, pg=pg, shm_dir=shm_dir, sweep_ttl=sweep_ttl)
+                         report_dir=report_dir, pg=pg, shm_dir=shm_dir, sweep_ttl=sweep_ttl, target_n=target_n,
+                         memory_budget=memory_budget)
+
+
+BYTE_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+def parse_bytes(text: str) -> int:
+    """'1GB' -> 1073741824 (units B, kB, MB, GB, TB as PostgreSQL reads them: powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).upper() if match else ""
+    if match is None or unit not in BYTE_UNITS or int(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a positive size such as 512MB or 1GB (units: B, kB, MB, GB, TB)")
+    return int(match.group(1)) * BYTE_UNITS[unit]
 
 
 def parse_pg_versions(value: str, source: str) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.invariants import InvariantResult
+from harness.resources import FAIL, MEASURED, NOT_RUN, ResourceReport, ResourceRow
 from harness.runner import RunResult
 from harness.scenario import SPEC_TABLES
 
@@ -160,6 +161,58 @@ def _workers_timings(facts: dict[str, Any]) -> list[str]:
     return out
 
 
+def _resources_not_measured(result: RunResult) -> str:
+    s = result.scenario
+    if s.workers:
+        return (f"NOT RUN: {s.workers} workers commit {s.batch:,} calls per transaction, so no one transaction "
+                "makes the run's N calls; per-call resources are measured in the single-transaction scenarios")
+    return "NOT RUN: the scenario transaction did not run to its checks"
+
+
+def _per_call(row: ResourceRow) -> str:
+    if row.per_call is None:
+        return "-" if row.status == NOT_RUN else "unknown"
+    if row.per_call <= 0:
+        return "0 (flat)"
+    return f"{row.per_call:,.0f}" if row.unit == "bytes" else f"{row.per_call:,.2f}"
+
+
+def _resources_section(result: RunResult) -> list[str]:
+    """Per call, and the verdict at the target N: the exact part (bytes are in the timings part)."""
+    out = ["## Resources per call", ""]
+    report: ResourceReport | None = result.facts.get("resources")
+    if report is None:
+        return [*out, _resources_not_measured(result), ""]
+    out += [f"Measured in the scenario transaction after {', '.join(f'{c:,}' for c in report.calls)} calls; "
+            "per call = the smallest growth per call between the checkpoints after the first call; judged "
+            f"at the target N = {report.target_n:,} ({report.target_from}).", ""]
+    rows = []
+    for row in report.rows:
+        verdict_text = {FAIL: "**FAIL**", MEASURED: "measured, not judged"}.get(row.status, row.status)
+        per_call = _per_call(row) if row.exact else ("(bytes: see timings)" if row.status != NOT_RUN else "-")
+        rows.append([row.resource, per_call, verdict_text, row.reason if row.status in (NOT_RUN, MEASURED)
+                     else f"{'over' if row.status == FAIL else 'within'} " + row.limit_source.split(":")[0]])
+    return [*out, *_table(["Resource", "Per call", "At the target N", "Limit / note"], rows), ""]
+
+
+def _resources_figures(result: RunResult) -> list[str]:
+    """The figures behind the verdicts: values at each checkpoint, per call, at the target, limits."""
+    report: ResourceReport | None = result.facts.get("resources")
+    if report is None:
+        return []
+    rows = [[row.resource, row.unit, " / ".join("-" if v is None else f"{v:,}" for v in row.values) or "-",
+             _per_call(row), "-" if row.at_target is None else f"{row.at_target:,.0f}",
+             "-" if row.limit is None else f"{row.limit:,}", row.status]
+            for row in report.rows]
+    out = ["Resources per call, the figures (after " + ", ".join(f"{c:,}" for c in report.calls) + " calls):", ""]
+    out += [*_table(["Resource", "Unit", "At the checkpoints", "Per call", f"At N={report.target_n:,}", "Limit",
+                     "Result"], rows), ""]
+    if report.capacity is not None:
+        out += [f"Shared lock table (PostgreSQL {report.capacity.major}): {report.capacity.formula}. Fast-path "
+                "relation locks (weak locks, up to 16 per backend) do not use it; advisory locks always do.", ""]
+    return out
+
+
 def verdict(result: RunResult) -> str:
     """PASS only when every invariant that ran held; says how many did not run."""
     word = "PASS" if result.passed else "FAIL"
@@ -217,6 +270,8 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
             rows += [[f"gate {g}", "closed" if v is False else f"OPEN ({v})"]
                      for g, v in gates_tx.evidence["gates"].items()]
         out += [*_table(["Check", "Value"], rows), ""]
+
+    out += _resources_section(result)
 
     if "post" in facts:
         out += ["## Post-TX invariants", ""]
@@ -346,6 +401,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                 for k, v in sorted(result.timings.items())]
         rows += [[k, _fmt(v)] for k, v in sorted((environment or {}).items())]
         out += [*_table(["Measure", "Value"], rows), ""]
+        out += _resources_figures(result)
         out += _workers_timings(facts.get("workers", {}))
     return "\n".join(out)
 
@@ -375,6 +431,8 @@ def to_json(result: RunResult, environment: dict[str, Any] | None = None) -> dic
         "rollback_dry_run": facts.get("dry_run", {}).get("summary"),
         "rollback": facts.get("rollback", {}).get("result"),
         "workers": facts.get("workers"),
+        "resources_per_call": (facts["resources"].to_dict() if "resources" in facts
+                               else {"not_run": _resources_not_measured(result)}),
         "timings": result.timings,
         "check_seconds": facts.get("check_seconds", {}),
         "environment": environment or {},

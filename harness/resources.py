@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from harness.config import DEFAULT_MEMORY_BUDGET, HarnessConfig
 from harness.invariants import Evidence, invariant
 from harness.run_context import CheckNotRun
 from harness.scenario import SPEC_TARGET_N
@@ -37,7 +38,6 @@ from harness.scenario import SPEC_TARGET_N
 if TYPE_CHECKING:
     from harness.run_context import RunContext
 
-DEFAULT_MEMORY_BUDGET = 1 << 30  # 1 GiB held by one backend until COMMIT: far past what a stock server expects
 CHECKPOINT_QUARTERS = 4
 PASS, FAIL, NOT_RUN, MEASURED = "PASS", "FAIL", "NOT RUN", "measured"
 LOCKS, MEMORY = "lock-table entries", "backend memory"
@@ -74,6 +74,10 @@ class ResourceLimits:
     #: None: the scenario's target_n, else SPEC's 100,000.
     target_n: int | None = None
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET
+
+    @classmethod
+    def from_config(cls, config: HarnessConfig) -> ResourceLimits:
+        return cls(config.target_n, config.memory_budget)
 
     def target_for(self, scenario_target: int | None) -> tuple[int, str]:
         if self.target_n is not None:
@@ -132,15 +136,18 @@ class LockCapacity:
 
 
 def lock_capacity(conn: psycopg.Connection) -> LockCapacity:
+    """The server's own settings, read inside the run (a DSN server's may be anything)."""
     rows = conn.execute("SELECT name, setting::int FROM pg_catalog.pg_settings WHERE name = ANY (%s)",
                         (list(LOCK_SETTINGS),)).fetchall()
-    settings = dict(rows)
-    major = conn.info.server_version // 10000
+    return capacity_from(conn.info.server_version // 10000, dict(rows))
+
+
+def capacity_from(major: int, settings: dict[str, int]) -> LockCapacity:
+    settings = {k: v for k, v in settings.items() if major >= 18 or k != "autovacuum_worker_slots"}
     if major >= 18:
         backends = (settings["max_connections"] + settings["autovacuum_worker_slots"]
                     + settings["max_worker_processes"] + settings["max_wal_senders"] + 2)
     else:
-        settings.pop("autovacuum_worker_slots", None)
         backends = (settings["max_connections"] + settings["autovacuum_max_workers"] + 1
                     + settings["max_worker_processes"] + settings["max_wal_senders"])
     capacity = settings["max_locks_per_transaction"] * (backends + settings["max_prepared_transactions"])
@@ -184,9 +191,8 @@ class Meter:
 
     def measure(self, calls: int) -> None:
         began = time.perf_counter()
-        row = self.conn.execute(MEASURE_SQL, prepare=False).fetchone()
-        assert row is not None
         memory = subxacts = overflowed = None
+        # Memory and subtransactions first: the lock reading, last, then sees every lock the readings take.
         if self.memory_reason is None:
             memory = self.conn.execute(MEMORY_SQL, prepare=False).fetchone()[0]  # type: ignore[index]
         if self.subxact_reason is None:
@@ -194,6 +200,8 @@ class Meter:
             sub = self.conn.execute(SUBXACT_SQL, prepare=False).fetchone()
             if sub is not None:
                 subxacts, overflowed = int(sub[0]), bool(sub[1])
+        row = self.conn.execute(MEASURE_SQL, prepare=False).fetchone()
+        assert row is not None
         self.checkpoints.append(Checkpoint(calls, row[0], row[1], row[2], row[3], int(row[4]),
                                            None if memory is None else int(memory), subxacts, overflowed))
         self.seconds += time.perf_counter() - began
@@ -236,6 +244,27 @@ class ResourceReport:
     def row(self, resource: str) -> ResourceRow:
         return next(r for r in self.rows if r.resource == resource)
 
+    def summary(self) -> str:
+        """One line for the end-of-run table: the judged resources, per call and at the target N."""
+        parts = []
+        for row in self.rows:
+            if row.status not in (PASS, FAIL, NOT_RUN):
+                continue
+            name = "locks" if row.resource == LOCKS else "memory"
+            if row.status == NOT_RUN:
+                parts.append(f"{name} NOT RUN")
+                continue
+            if row.per_call is not None and row.per_call > 0:
+                per = f"{row.per_call:,.2f}/call" if row.exact else f"{row.per_call / 1024:,.1f} kB/call"
+            else:
+                per = "flat"
+            if row.status == FAIL:
+                shown = f"{row.at_target:,.0f}" if row.exact else f"{(row.at_target or 0) / 2**20:,.0f} MB"
+                limit = f"{row.limit:,}" if row.exact else f"{(row.limit or 0) / 2**20:,.0f} MB"
+                per += f" FAIL: {shown} > {limit} at N={self.target_n:,}"
+            parts.append(f"{name} {per}")
+        return " · ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "target_n": self.target_n, "target_from": self.target_from,
                 "checkpoint_calls": list(self.calls),
@@ -270,7 +299,8 @@ def evaluate(meter: Meter, target_n: int, target_from: str, capacity: LockCapaci
         return last_value + max(slope, 0.0) * remaining
 
     locks_slope = per_call([c.locks for c in later], later_calls)
-    locks_at = extrapolate(last.shared_locks, locks_slope)
+    # Every held lock counts: at most 16 fast-path ones (weak relation locks) are outside the shared table.
+    locks_at = extrapolate(last.locks, locks_slope)
     rows = [ResourceRow(LOCKS, "entries", FAIL if locks_at > capacity.capacity else PASS,
                         tuple(c.locks for c in points), locks_slope, locks_at, capacity.capacity,
                         "the shared lock table: " + capacity.formula)]

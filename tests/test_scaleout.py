@@ -20,6 +20,7 @@ from harness.config import HarnessConfig
 from harness.databases import DatabasePool
 from harness.environment import describe_environment
 from harness.report import render_markdown, write_report
+from harness.resources import ResourceLimits
 from harness.runner import run_scenario
 from harness.scenario import Scenario
 from harness.session import HarnessSession
@@ -35,7 +36,8 @@ def test_scaleout(scenario: Scenario, n: int, iu_config: HarnessConfig, iu_sessi
                   iu_db_factory, iu_pool: DatabasePool, snapshot_md: SnapshotAssertion,
                   record_property) -> None:
     skip_unless_selected(scenario, n, iu_config)
-    result = run_scenario(iu_db_factory(scenario.baseline), scenario, n, pool=iu_pool)
+    result = run_scenario(iu_db_factory(scenario.baseline), scenario, n, pool=iu_pool,
+                          limits=ResourceLimits.from_config(iu_config))
     environment = describe_environment(iu_session)
     path = write_report(result, iu_config.report_dir, environment)
     # JUnit XML (--junitxml) carries each invariant, so a CI test view shows which one failed and why.

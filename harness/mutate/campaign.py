@@ -34,6 +34,7 @@ from harness.mutate.lab import Lab, timeout_for
 from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, Status
 from harness.mutate.shard import select_functions, shard
+from harness.resources import ResourceLimits
 from harness.runner import RunResult, run_scenario
 from harness.scenario import Scenario
 from harness.session import HarnessSession
@@ -150,7 +151,8 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
             conn.execute(sql.SQL("ALTER DATABASE {} SET track_functions = 'all'").format(
                 sql.Identifier(database.name)))
         clean_began = time.perf_counter()
-        clean = run_scenario(database, scenario, n, pool=session.pool)
+        clean = run_scenario(database, scenario, n, pool=session.pool,
+                             limits=ResourceLimits.from_config(session.config))
         clean_s = time.perf_counter() - clean_began
         # The build's tests run on the same database, as on each mutant's; their calls count as coverage,
         # and their time as part of the clean run's (a slow but healthy test must not time out on mutants).

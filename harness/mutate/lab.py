@@ -25,6 +25,7 @@ from harness.databases import Database, DatabasePool
 from harness.errors import HarnessError
 from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, Status, judge_build_tests, judge_error, judge_run, unviable
+from harness.resources import ResourceLimits
 from harness.runner import run_scenario
 from harness.scenario import Scenario
 
@@ -80,7 +81,8 @@ class Lab:
                     return unviable(mutant, exc, time.perf_counter() - began)
             database = clones.clone()
             try:
-                result = run_scenario(database, self.scenario, self.n, clones=clones)
+                result = run_scenario(database, self.scenario, self.n, clones=clones,
+                                      limits=ResourceLimits.from_config(self.pool.config))
             except (psycopg.Error, HarnessError) as exc:
                 return judge_error(mutant, exc, time.perf_counter() - began)
             outcome = judge_run(mutant, result, time.perf_counter() - began)
