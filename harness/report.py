@@ -21,6 +21,12 @@ PROVES = {
     "calls_all_ok": "Every one of the {n} orchestrator calls returned status 'ok' in one transaction.",
     "in_tx_rows_added": "Inside the transaction, lineage and the auto log grew by exactly {n}, all for the actor.",
     "gates_closed_in_tx": "The in-TX gate toggle closes both gates before COMMIT.",
+    "lock_table_holds_at_target_n": "Extrapolated from the checkpoints of this transaction, the lock-table entries "
+                                    "one transaction of the target N calls holds fit the server's shared lock "
+                                    "table (locks per call under \"Resources per call\").",
+    "backend_memory_holds_at_target_n": "Extrapolated from the checkpoints of this transaction, the memory one "
+                                        "transaction of the target N calls keeps stays within the backend memory "
+                                        "budget.",
     "digest_equality": "Instance digest == template digest for all {n} instances across the mix "
                        "(returned, logged, stored, and recomputed by the harness through fn_iu_manifest_digest), "
                        "with zero drift in the database; templates with different piece graphs have different "
@@ -375,6 +381,10 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [f"- `{r.name}`: it FAILED (evidence above)." for r in result.results if not r.passed]
     out += [f"- `{name}`: not run in this report ({result.not_run_reasons.get(name, 'step skipped')})."
             for name in result.not_run]
+    if "resources" in facts:
+        out += [f"- A transaction of the target N = {facts['resources'].target_n:,} calls itself: its locks and "
+                "memory are extrapolated from this run's checkpoints (tests/test_resources.py runs the target N, "
+                "opt-in)."]
     if s.expect is not None and s.expect.n != n:
         out += [f"- The seed's pinned numbers: they are pinned at N={s.expect.n:,}, not checked at N={n:,}."]
     out += [f"- {line}" for line in s.not_proven]
