@@ -19,7 +19,7 @@ from harness.scaling import SweepPoint
 
 EVIDENCE_LIMIT = 300  # characters of evidence per property: enough to read, small enough for a CI view
 SUMMARY_COLUMNS = ("N", "result", "failed invariants", "instances/s", "us/instance", "rate vs minimal",
-                   "rate vs set-based", "replay/ok", "rollback/ok", "resources at the target N", "run (s)")
+                   "rate vs set-based", "replay/ok", "rollback/ok", "at the target N (locks, memory)", "run (s)")
 
 
 def evidence_summary(evidence: dict[str, Any], limit: int = EVIDENCE_LIMIT) -> str:

@@ -131,8 +131,9 @@ class LockCapacity:
             backends = (f"max_connections {s['max_connections']} + autovacuum_max_workers "
                         f"{s['autovacuum_max_workers']} + 1 launcher + max_worker_processes "
                         f"{s['max_worker_processes']} + max_wal_senders {s['max_wal_senders']}")
+        # No square brackets: the CLI prints evidence through rich, which would read them as markup.
         return (f"max_locks_per_transaction {s['max_locks_per_transaction']} x (MaxBackends {self.max_backends} "
-                f"[{backends}] + max_prepared_transactions {s['max_prepared_transactions']}) = {self.capacity:,}")
+                f"({backends}) + max_prepared_transactions {s['max_prepared_transactions']}) = {self.capacity:,}")
 
 
 def lock_capacity(conn: psycopg.Connection) -> LockCapacity:
@@ -261,7 +262,7 @@ class ResourceReport:
             if row.status == FAIL:
                 shown = f"{row.at_target:,.0f}" if row.exact else f"{(row.at_target or 0) / 2**20:,.0f} MB"
                 limit = f"{row.limit:,}" if row.exact else f"{(row.limit or 0) / 2**20:,.0f} MB"
-                per += f" FAIL: {shown} > {limit} at N={self.target_n:,}"
+                per += f" FAIL {shown} > {limit}"
             parts.append(f"{name} {per}")
         return " · ".join(parts)
 
