@@ -90,6 +90,13 @@ class HarnessConfig:
     def sql_dir_is_bundled(self) -> bool:
         return self.sql_dir.resolve() == BUNDLED_SQL_DIR.resolve()
 
+    @property
+    def reports_are_snapshotted(self) -> bool:
+        """The reviewed scaleout snapshots describe the bundled build judged at the default target N and
+        memory budget; another build, extra SQL or another target is judged by its invariants only."""
+        return (self.sql_dir_is_bundled and not self.extra_sql and self.target_n is None
+                and self.memory_budget == DEFAULT_MEMORY_BUDGET)
+
     def describe(self) -> str:
         extra = ", ".join(str(p) for p in self.extra_sql) or "none"
         return f"backend={self.backend} sql-dir={self.sql_dir} extra-sql={extra}"

@@ -57,10 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # The data folder is sized for the largest N the session may run (--iu-max-n, else the default sweeps).
     config.stash[SESSION_KEY] = HarnessSession(harness_config, largest_n=harness_config.max_n)
     _stop_on_sigterm()
-    if not (harness_config.sql_dir_is_bundled and not harness_config.extra_sql) \
+    if not harness_config.reports_are_snapshotted \
             and hasattr(config.option, "disable_unused_snapshots"):
-        # The reviewed snapshots describe the bundled build; another build is judged by its
-        # invariants only, so its run must neither fail on nor delete the unused snapshots.
+        # The reviewed snapshots describe the bundled build at the default target N and memory budget;
+        # anything else is judged by its invariants only, so its run must neither fail on nor delete
+        # the unused snapshots.
         config.option.disable_unused_snapshots = True
 
 

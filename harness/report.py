@@ -172,7 +172,8 @@ def _resources_not_measured(result: RunResult) -> str:
     if s.workers:
         return (f"NOT RUN: {s.workers} workers commit {s.batch:,} calls per transaction, so no one transaction "
                 "makes the run's N calls; per-call resources are measured in the single-transaction scenarios")
-    return "NOT RUN: the scenario transaction did not run to its checks"
+    return ("NOT RUN: the scenario transaction failed before its checks (`scenario_transaction_committed` says "
+            "how); the per-call figures are judged only on a transaction that made every call")
 
 
 def _per_call(row: ResourceRow) -> str:

@@ -2,6 +2,7 @@
 -- on ANY build). Every orchestrator call takes the same transaction-level advisory lock: the
 -- transaction holds one more lock in all, whatever N is, and no memory per call.
 -- Must NOT be flagged: lock_table_holds_at_target_n and backend_memory_holds_at_target_n hold.
+-- Contract clause: [S1.orch.scale] (harness/docs/contract.md).
 
 \ir ../lib/keep_orchestrator.sql
 
