@@ -18,8 +18,9 @@ Limits: the shared lock table's capacity from the server's own settings (`LockCa
 backend memory budget (a setting). A resource whose extrapolation passes its limit fails its
 invariant (`lock_table_holds_at_target_n`, `backend_memory_holds_at_target_n`); one the server
 cannot measure is NOT RUN with the reason. The others are measured and shown, not judged: they have
-no limit of their own (a subtransaction with an XID, a temporary relation each hold a lock-table
-entry until COMMIT, and are judged there).
+no limit of their own (a temporary relation holds a lock-table entry until COMMIT, judged there; a
+subtransaction's XID lock is released at its subcommit, and past 64 of them the backend's cache
+overflows, a slowdown rather than a failure).
 """
 
 from __future__ import annotations
@@ -324,9 +325,10 @@ def evaluate(meter: Meter, target_n: int, target_from: str, capacity: LockCapaci
         rows.append(ResourceRow(
             SUBXACTS, "subtransactions", MEASURED, tuple(c.subxacts for c in points), slope,
             None if slope is None else extrapolate(int(counts[-1] or 0), slope),
-            reason=(f"more than {SUBXACT_CACHE} (the backend's subtransaction cache overflowed; each one with "
-                    "an XID holds a lock-table entry until COMMIT, judged there)") if overflowed else
-            "no limit of its own: each one with an XID holds a lock-table entry until COMMIT, judged there"))
+            reason=(f"more than {SUBXACT_CACHE}: the backend's subtransaction cache overflowed (every snapshot "
+                    "then reads pg_subtrans, a slowdown, not a failure)") if overflowed else
+            f"no hard limit (a subcommit releases its XID lock; past {SUBXACT_CACHE} the subtransaction cache "
+            "overflows, a slowdown, not a failure)"))
     for name, unit, attr, exact, note in (
             (TEMP_RELATIONS, "relations", "temp_relations", True,
              "no limit of its own: each one created holds a lock-table entry until COMMIT, judged there"),
