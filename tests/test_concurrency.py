@@ -44,6 +44,7 @@ from sql_helpers import (
 
 from harness import db_state
 from harness.databases import Database, DatabasePool
+from harness.spec_calls import SPEC_COLUMNS
 
 BASELINE = "after-25000x"
 TEMPLATE_PIECES = {
@@ -220,20 +221,19 @@ _OWNED_BY = {
 
 
 def others_fingerprint(conn: psycopg.Connection, actors: Sequence[str]) -> dict[str, str]:
-    """`{table: "<rows>:<md5>"}` over every iu_core table's rows that do NOT belong to `actors`."""
-    tables = [r[0] for r in conn.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'iu_core' AND c.relkind IN ('r', 'p') ORDER BY c.relname").fetchall()]
+    """`{table: "<rows>:<md5>"}` over every SPEC table's rows that do NOT belong to `actors`, SPEC columns only:
+    what else a build keeps (who toggled a gate last, set by its own trigger) is not what SPEC protects."""
     actors_literal = sql.Literal(list(actors))
     parts = []
-    for table in tables:
+    for table, columns in SPEC_COLUMNS.items():
         owned = _OWNED_BY.get(table)
         where = sql.SQL("WHERE NOT ({})").format(sql.SQL(owned).format(actors=actors_literal)) if owned \
             else sql.SQL("")
         parts.append(sql.SQL(
             "SELECT {name}, count(*), coalesce(md5(string_agg(r, E'\\n' ORDER BY r COLLATE \"C\")), '')"
-            " FROM (SELECT to_jsonb(t)::text AS r FROM iu_core.{table} t {where}) x").format(
-            name=sql.Literal(table), table=sql.Identifier(table), where=where))
+            " FROM (SELECT jsonb_build_array({columns})::text AS r FROM iu_core.{table} t {where}) x").format(
+            name=sql.Literal(table), table=sql.Identifier(table), where=where,
+            columns=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns)))
     return {t: f"{n}:{d}" for t, n, d in conn.execute(sql.SQL(" UNION ALL ").join(parts)).fetchall()}
 
 
