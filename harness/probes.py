@@ -68,7 +68,9 @@ def _outcome(exc: psycopg.Error) -> dict[str, Any]:
 
 # -- gated ---------------------------------------------------------------------------------------
 
-@invariant("probe_gated", phase="probe",
+@invariant("probe_gated",
+           covers=("S1.orch.gated",),
+           phase="probe",
            description="with a gate closed, a call returns status 'gated' naming a closed gate, with SPEC's answer "
                        "keys, and writes nothing")
 def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -154,7 +156,10 @@ def _error_text(exc: psycopg.Error) -> str:
     return " ".join(part for part in (diag.message_primary, diag.message_detail, diag.message_hint) if part).lower()
 
 
-@invariant("probe_bad_input", phase="probe",
+@invariant("probe_bad_input",
+           covers=("S1.orch.bad-input", "S1.orch.bad-input-message", "S1.orch.bad-input-sqlstate",
+                   "S1.orch.bad-input-atomic"),
+           phase="probe",
            description="every kind of bad input SPEC names raises, with a message (or its detail or hint) "
                        "that names the argument or its value (null, empty) or the offending value, and writes "
                        "nothing (the kinds not all one SQLSTATE); a call that answers instead of raising fails")
@@ -275,7 +280,9 @@ def _second_meets_first(admin: psycopg.Connection, first: psycopg.Connection, se
     return met
 
 
-@invariant("probe_race", phase="probe",
+@invariant("probe_race",
+           covers=("S1.orch.duplicate-race",),
+           phase="probe",
            description="two sessions calling the orchestrator for the same fresh events at once: exactly one "
                        "'ok' per idempotency key, the other 'duplicate' with the same instance, no error")
 def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -338,7 +345,9 @@ def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- digest keyed on the piece graph only --------------------------------------------------------
 
-@invariant("probe_digest_keyed_on_graph", phase="probe",
+@invariant("probe_digest_keyed_on_graph",
+           covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse"),
+           phase="probe",
            description="fn_iu_manifest_digest: a collection of another key and kind with a template's pieces "
                        "has the template's digest; the same pieces in another order have another")
 def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -414,7 +423,9 @@ COMPOSE_SQL = "SELECT iu_core.fn_iu_compose(%s, %s, %s)"
 LINEAGE_SQL = "SELECT iu_core.fn_iu_collection_record_template_instance(%s, %s, %s, %s)"
 
 
-@invariant("probe_compose_and_lineage", phase="probe",
+@invariant("probe_compose_and_lineage",
+           covers=("S1.compose.instance", "S1.compose.gate", "S1.lineage.record"),
+           phase="probe",
            description="fn_iu_compose refuses while composer_enabled is closed, otherwise makes an instance of the "
                        "template's own pieces and digest (no new iu), refuses a taken key and an unknown template; "
                        "fn_iu_collection_record_template_instance writes one lineage row, refuses a second one "
@@ -495,7 +506,10 @@ def _log_row(conn: psycopg.Connection, ctx: RunContext, actor: str, instance_id:
                   f"{PROBE_SUFFIX}:{purpose}", digest, digest))
 
 
-@invariant("probe_rollback_spares_others", phase="probe",
+@invariant("probe_rollback_spares_others",
+           covers=("S1.rollback.spares", "S1.rollback.noop", "S1.rollback.dry-default",
+                   "S1.rollback.dry-nothing", "S1.rollback.real"),
+           phase="probe",
            description="an actor's rollback spares an instance another actor's log row points at and one with "
                        "manual lineage; its dry run counts what the real run deletes, which is what disappears; "
                        "an actor with nothing gets 'noop' and no change")
@@ -568,7 +582,9 @@ def _get(answer: Any, key: str) -> Any:
     return answer.get(key) if isinstance(answer, dict) else None
 
 
-@invariant("probe_rollback_race", phase="probe",
+@invariant("probe_rollback_race",
+           covers=("S1.rollback.real",),
+           phase="probe",
            description="two real rollbacks of one actor at once: each row deleted once, the answers' deleted_* "
                        "counts add up to what disappeared (a refused second call counts nothing), the actor left "
                        "with nothing")
