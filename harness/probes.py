@@ -506,24 +506,43 @@ def _log_row(conn: psycopg.Connection, ctx: RunContext, actor: str, instance_id:
                   f"{PROBE_SUFFIX}:{purpose}", digest, digest))
 
 
+def look_alike_actors(actor: str) -> dict[str, str]:
+    """Actors a rollback of `actor` must spare: equal to it under some comparison other than SPEC's exact text
+    one (case, LIKE's `_` wildcard, a prefix). `actor` holds an underscore and a letter."""
+    alikes = {"upper case": actor.upper(), "'_' read as a wildcard": actor.replace("_", "~", 1),
+              "a prefix of it": actor + ":more"}
+    return {why: name for why, name in alikes.items() if name != actor}
+
+
+ROLLBACK_DEFAULT_SQL = "SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%s)"
+REFUSAL_ACCEPTED = ("refused on a state no SPEC function writes (the planted log rows) and changed nothing: "
+                    "SPEC protects manual lineage and other actors' rows, and a refusal touches neither")
+
+
 @invariant("probe_rollback_spares_others",
-           covers=("S1.rollback.spares", "S1.rollback.noop", "S1.rollback.dry-default",
-                   "S1.rollback.dry-nothing", "S1.rollback.real"),
+           covers=("S1.rollback.spares", "S1.rollback.noop", "S1.rollback.dry-default", "S1.rollback.dry-nothing",
+                   "S1.rollback.real"),
            phase="probe",
-           description="an actor's rollback spares an instance another actor's log row points at and one with "
-                       "manual lineage; its dry run counts what the real run deletes, which is what disappears; "
-                       "an actor with nothing gets 'noop' and no change")
+           description="an actor's rollback spares an instance another actor's log row points at, one with manual "
+                       "lineage, and actors equal to it only under another comparison than exact text; a call with "
+                       "the actor alone is a dry run that changes nothing; its dry run counts what the real run "
+                       "deletes, which is what disappears; an actor with nothing gets 'noop' and no change. On the "
+                       "planted rows (a state no SPEC function writes) a refusal that changes nothing is accepted")
 def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     _require_write_counters(conn)
     key, template_id, _ = _template(ctx)
-    actor, other = probe_actor(ctx, "rollback"), probe_actor(ctx, "rollback-other")
+    actor, other = probe_actor(ctx, "rollback_exact"), probe_actor(ctx, "rollback-other")
+    look_alikes = look_alike_actors(actor)
     evidence: Evidence = {}
     with conn.transaction(force_rollback=True):
         set_gates(conn, True)
         answers = [call_orchestrator_once(conn, probe_event_id(ctx, "rollback", k), ctx.scenario.event_type, key,
                                           f"{PROBE_SUFFIX}-rollback-{k}", actor, ctx.scenario.emit_mode)
                    for k in range(3)]
+        answers += [call_orchestrator_once(conn, probe_event_id(ctx, "rollback-look-alike", k),
+                                           ctx.scenario.event_type, key, f"{PROBE_SUFFIX}-rollback-look-alike-{k}",
+                                           name, ctx.scenario.emit_mode) for k, name in enumerate(look_alikes.values())]
         if not all(isinstance(a, dict) and a.get("status") == "ok" for a in answers):
             raise CheckNotRun(f"could not compose the probe's instances: {answers}")
         own, shared = answers[0]["instance_id"], answers[1]["instance_id"]
@@ -549,9 +568,19 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
         (noop,) = conn.execute(ROLLBACK_SQL, (f"{PROBE_SUFFIX}:nobody", False)).fetchone()  # type: ignore[misc]
         evidence["nothing_to_do"] = {"status": _get(noop, "status"),
                                      "unchanged": not db_state.written(before_noop, db_state.writes(conn))}
+        before_default = db_state.writes(conn)
+        (default,) = conn.execute(ROLLBACK_DEFAULT_SQL, (actor,)).fetchone()  # type: ignore[misc]
+        evidence["actor_alone"] = {"status": _get(default, "status"),
+                                   "unchanged": not db_state.written(before_default, db_state.writes(conn))}
         (dry,) = conn.execute(ROLLBACK_SQL, (actor, True)).fetchone()  # type: ignore[misc]
-        before = db_state.table_counts(conn)
-        (real,) = conn.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]
+        before, before_rows = db_state.table_counts(conn), db_state.fingerprint(conn)
+        refused: dict[str, Any] | None = None
+        real: Any = None
+        try:
+            with conn.transaction():
+                (real,) = conn.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]
+        except psycopg.Error as exc:
+            refused = _outcome(exc)
         after = db_state.table_counts(conn)
         spared = _rows(conn, """
             SELECT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log
@@ -560,21 +589,38 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
                    EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage
                             WHERE instance_collection_id = %(m)s AND origin = 'manual') AS manual_lineage,
                    EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(m)s) AS manual_instance,
-                   NOT EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(i)s) AS own_instance_gone""",
-                       {"o": other, "s": shared, "m": manual, "i": own})[0]
+                   NOT EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(i)s) AS own_instance_gone,
+                   (SELECT count(DISTINCT l.actor) FROM iu_core.iu_auto_instantiate_event_log l
+                      JOIN iu_core.iu_collection_template_instance_lineage g
+                        ON g.instance_collection_id = l.instance_collection_id AND g.actor = l.actor
+                      JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id
+                     WHERE l.actor = ANY (%(look)s)) = cardinality(%(look)s) AS look_alike_actors""",
+                       {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values())})[0]
+        changed_nothing = refused is not None and db_state.fingerprint(conn) == before_rows
     counted = {k: {"would": _get(dry, f"would_delete_{k}"), "deleted": _get(real, f"deleted_{k}"),
                    "disappeared": before[COUNTED_TABLES[k]] - after[COUNTED_TABLES[k]]} for k in WOULD_DELETE}
     if planted["other_actors_log_row"] is not True:  # nothing of another actor's to spare
         for name in ("other_actors_log_row", "shared_instance"):
             spared.pop(name)
-    evidence.update({"dry_run": _get(dry, "status"), "real": _get(real, "status"), "counts": counted,
-                     "spared": spared})
+    evidence.update({"dry_run": _get(dry, "status"), "look_alike_actors": look_alikes, "spared": spared})
+    calls_ok = (evidence["nothing_to_do"] == {"status": "noop", "unchanged": True}
+                and evidence["actor_alone"] == {"status": "dry_run", "unchanged": True}
+                and _get(dry, "status") == "dry_run")
+    if refused is not None:
+        # Only the planted rows (no SPEC function writes them) may make a build refuse; refusing changes
+        # nothing, so it touches nothing SPEC protects. What the real run deletes is then left to
+        # rollback_restores_pre_state, on the run's own rows.
+        accepted = changed_nothing and any(v is True for v in planted.values())
+        evidence["real"] = {"refused": refused, "changed_nothing": changed_nothing,
+                            "accepted": REFUSAL_ACCEPTED if accepted else False}
+        return calls_ok and accepted and spared["look_alike_actors"], evidence
+    evidence.update({"real": _get(real, "status"), "counts": counted})
     honest = all(v["would"] == v["deleted"] == v["disappeared"] for v in counted.values())
     # SPEC: never another actor's rows, never manual lineage. Whether the collections they point at stay
     # follows from the build's keys, so the collections are evidence only.
-    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone") if k in spared]
-    passed = (evidence["nothing_to_do"] == {"status": "noop", "unchanged": True} and _get(real, "status") == "ok"
-              and _get(dry, "status") == "dry_run" and honest and all(spared[k] for k in held))
+    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone", "look_alike_actors")
+            if k in spared]
+    passed = calls_ok and _get(real, "status") == "ok" and honest and all(spared[k] for k in held)
     return passed, evidence
 
 
