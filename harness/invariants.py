@@ -376,6 +376,23 @@ def template_summary_counts(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, {"templates": rows}
 
 
+@invariant("events_view_rows",
+           covers=("S1.view.events",),
+           phase="post_commit",
+           description="v_iu_auto_instantiate_events has one row per sidecar log row, and a row naming each of the "
+                       "run's events")
+def events_view_rows(ctx: RunContext) -> tuple[bool, Evidence]:
+    # SPEC names the view's role, not its columns: a run's event is found in whichever column holds it.
+    row = _rows(ctx, """
+        SELECT (SELECT count(*) FROM iu_core.v_iu_auto_instantiate_events)::int AS view_rows,
+               (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log)::int AS log_rows,
+               (SELECT count(DISTINCT p.event_id) FROM iu_core.v_iu_auto_instantiate_events v
+                  CROSS JOIN LATERAL jsonb_each_text(to_jsonb(v)) e
+                  JOIN pg_temp.iu_run_plan p ON e.value = p.event_id::text)::int AS run_events_shown""")[0]
+    passed = row["view_rows"] == row["log_rows"] and row["run_events_shown"] == ctx.n
+    return passed, {**row, "run_events": ctx.n}
+
+
 def _pins_apply(ctx: RunContext) -> bool:
     return ctx.scenario.expect is not None and ctx.scenario.expect.n == ctx.n
 

@@ -345,11 +345,48 @@ def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- digest keyed on the piece graph only --------------------------------------------------------
 
+DIGEST_SQL = "SELECT iu_core.fn_iu_manifest_digest(%s)"
+# (label, is_template, same kind?, the piece each position takes, the position it is written at, equal digest?)
+# "rotated": each position takes the next position's piece (the last, the first's), another order whenever
+# the template has two distinct pieces; "moved": every position one further, the same order.
+ROTATED = "coalesce(lead(m.iu_id) OVER w, first_value(m.iu_id) OVER w)"
+DIGEST_COPIES = (
+    ("instance: same pieces, other key and kind", False, False, "m.iu_id", "m.position", True),
+    ("instance: same pieces, rotated order", False, True, ROTATED, "m.position", False),
+    ("instance: same pieces and order, positions moved", False, True, "m.iu_id", "m.position + 1", False),
+    ("template: same pieces, other key and kind", True, False, "m.iu_id", "m.position", True),
+    ("template: same pieces, rotated order", True, True, ROTATED, "m.position", False),
+    ("template: same pieces and order, positions moved", True, True, "m.iu_id", "m.position + 1", False),
+)
+
+
+def _digest(conn: psycopg.Connection, collection_id: Any) -> Any:
+    (digest,) = conn.execute(DIGEST_SQL, (collection_id,)).fetchone()  # type: ignore[misc]
+    return digest
+
+
+def _copy_collection(conn: psycopg.Connection, template_id: Any, key: str, kind: str, is_template: bool,
+                     piece: str, position: str, digest: str) -> Any:
+    """A collection written directly (SPEC columns) with the template's members, re-arranged; its id."""
+    (new_id,) = conn.execute("""
+        INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest)
+        VALUES (gen_random_uuid(), %s, %s, %s, %s) RETURNING id""",
+                             (key, kind, is_template, digest)).fetchone()  # type: ignore[misc]
+    conn.execute(f"""
+        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
+        SELECT %s, {piece}, {position} FROM iu_core.iu_piece_membership m WHERE m.collection_id = %s
+        WINDOW w AS (ORDER BY m.position ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)""",
+                 (new_id, template_id))
+    return new_id
+
+
 @invariant("probe_digest_keyed_on_graph",
            covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse"),
            phase="probe",
-           description="fn_iu_manifest_digest: a collection of another key and kind with a template's pieces "
-                       "has the template's digest; the same pieces in another order have another")
+           description="fn_iu_manifest_digest is 16 lowercase hex, keyed on the ordered (position, iu id, content "
+                       "hash) alone, for instances and templates: the template's pieces under another key and kind "
+                       "give its digest; rotated, or at moved positions, another; a piece's new content hash changes "
+                       "the template's digest and its copy's alike")
 def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     row = conn.execute("""
@@ -362,38 +399,51 @@ def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
         raise CheckNotRun("no template of the mix has two or more distinct pieces to reorder")
     template_id, template_key, kind, count = row
     other_kind = "workflow" if kind == "file" else "file"
+    cases: dict[str, Any] = {}
     with conn.transaction(force_rollback=True):
-        (digest,) = conn.execute("SELECT iu_core.fn_iu_manifest_digest(%s)", (template_id,)).fetchone()  # type: ignore[misc]
-        made: dict[str, str] = {}
-        # The other order: each position takes the next position's piece (the last, the first's),
-        # which differs from the template's order whenever it has two distinct pieces.
-        rotated = "coalesce(lead(m.iu_id) OVER w, first_value(m.iu_id) OVER w)"
-        for label, key_kind, piece in (("same pieces, other key and kind", other_kind, "m.iu_id"),
-                                       ("same pieces, rotated order", kind, rotated)):
-            key = f"{PROBE_KEY}-{label.replace(' ', '-').replace(',', '')}"
+        digest = _digest(conn, template_id)
+        copies: dict[str, Any] = {}
+        for label, is_template, same_kind, piece, position, equal in DIGEST_COPIES:
+            # Templates in the template key namespace, instances in the instance one, as a build may require.
+            prefix = f"tpl:{PROBE_SUFFIX}" if is_template else PROBE_KEY
+            key = f"{prefix}-{label.replace(' ', '-').replace(',', '').replace(':', '')}"
             try:  # only the writes may be refused by a build's own rules; the digest calls may not
                 with conn.transaction():
-                    (new_id,) = conn.execute("""
-                        INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template,
-                                                                 manifest_digest)
-                        VALUES (gen_random_uuid(), %s, %s, false, %s) RETURNING id""",
-                                             (key, key_kind, digest)).fetchone()  # type: ignore[misc]
-                    conn.execute(f"""
-                        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
-                        SELECT %s, {piece}, m.position FROM iu_core.iu_piece_membership m
-                         WHERE m.collection_id = %s
-                        WINDOW w AS (ORDER BY m.position ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)""",
-                                 (new_id, template_id))
+                    copies[label] = _copy_collection(conn, template_id, key, kind if same_kind else other_kind,
+                                                     is_template, piece, position, digest)
             except psycopg.Error as exc:
-                raise CheckNotRun(f"could not write the probe's collections on this build: {_outcome(exc)}") from exc
-            (made[label],) = conn.execute("SELECT iu_core.fn_iu_manifest_digest(%s)", (new_id,)).fetchone()  # type: ignore[misc]
-    same = made["same pieces, other key and kind"]
-    reordered = made["same pieces, rotated order"]
+                cases[label] = {"not_writable_on_this_build": _outcome(exc)["message"], "passed": None}
+                continue
+            got = _digest(conn, copies[label])
+            cases[label] = {"digest": got, "expected": "the template's" if equal else "another",
+                            "passed": (got == digest) if equal else (got != digest)}
+        cases["a piece's content hash changed"] = _content_hash_case(conn, template_id, digest,
+                                                                      copies.get(DIGEST_COPIES[0][0]))
+    judged = [c["passed"] for c in cases.values() if c["passed"] is not None]
+    if not judged:
+        raise CheckNotRun(f"could not write the probe's collections on this build: {cases}")
     well_formed = isinstance(digest, str) and len(digest) == 16 and all(ch in "0123456789abcdef" for ch in digest)
-    passed = well_formed and same == digest and reordered != digest
+    passed = well_formed and all(judged)
     return passed, {"template": template_key, "template_digest": digest, "pieces": count,
-                    "same_pieces_other_key_and_kind": same, "same_pieces_rotated": reordered,
-                    "sixteen_lowercase_hex": well_formed}
+                    "sixteen_lowercase_hex": well_formed, "cases": cases}
+
+
+def _content_hash_case(conn: psycopg.Connection, template_id: Any, digest: str, copy_id: Any) -> dict[str, Any]:
+    """The template's first piece gets another content_hash: its digest, and its copy's, must change alike."""
+    try:
+        with conn.transaction():
+            conn.execute("""
+                UPDATE iu_core.iu SET content_hash = content_hash || ':' || %s
+                 WHERE id = (SELECT iu_id FROM iu_core.iu_piece_membership WHERE collection_id = %s
+                              ORDER BY position LIMIT 1)""", (PROBE_SUFFIX, template_id))
+    except psycopg.Error as exc:
+        return {"not_writable_on_this_build": _outcome(exc)["message"], "passed": None}
+    changed = _digest(conn, template_id)
+    case: dict[str, Any] = {"template_digest": changed, "passed": changed != digest}
+    if copy_id is not None:
+        case["copy_digest"] = _digest(conn, copy_id)
+        case["passed"] = case["passed"] and case["copy_digest"] == changed
+    return case
 
 
 # -- fn_iu_compose and fn_iu_collection_record_template_instance -----------------------------------

@@ -117,16 +117,23 @@ def _probe_summary(name: str, ev: dict[str, Any]) -> str:
         return "; ".join(f"{label}: {'yes' if c['passed'] else 'NO'}" for label, c in ev["cases"].items())
     if name == "probe_rollback_spares_others":
         spared = ", ".join(k for k, v in ev["spared"].items() if v)
+        alone = f"actor alone → {ev['actor_alone']['status']}"
+        if isinstance(ev["real"], dict):  # the build refused on the planted rows
+            refused = ev["real"]["refused"]
+            return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; real run refused "
+                    f"({refused['raised']}: {refused['message']}), changed nothing: "
+                    f"{_fmt(ev['real']['changed_nothing'])}; held: {spared}")
         counts = ", ".join(f"{k} {v['would']}/{v['deleted']}/{v['disappeared']}" for k, v in ev["counts"].items())
-        return (f"nothing to do → {ev['nothing_to_do']['status']}; dry run / deleted / disappeared: {counts}; "
-                f"held: {spared}")
+        return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; dry run / deleted / disappeared: "
+                f"{counts}; held: {spared}")
     if name == "probe_rollback_race":
         counts = ", ".join(f"{k} {v['first']}+{v['second']}={v['disappeared']}" for k, v in ev["counts"].items())
         return (f"{ev['events']} instances, 2 sessions → {' / '.join(map(str, ev['statuses']))}; the second waited "
                 f"on the first's lock: {_fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}")
     if name == "probe_digest_keyed_on_graph":
-        return (f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; same pieces, other key and kind: "
-                f"{ev['same_pieces_other_key_and_kind']}; rotated order: {ev['same_pieces_rotated']}")
+        verdicts = {True: "yes", False: "NO", None: "not writable"}
+        cases = "; ".join(f"{label}: {verdicts[c['passed']]}" for label, c in ev["cases"].items())
+        return f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; {cases}"
     return _compact(ev)
 
 

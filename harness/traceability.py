@@ -37,6 +37,8 @@ SECTIONS = ("1", "2")  # the build's clauses; section 3 and 4 are the harness's 
 CLAUSE_ID = re.compile(r"^\*\*\[(?P<id>S\d[\w.\-]*)\]\*\*\s*(?P<text>.*)$", re.DOTALL)
 VIOLATES = re.compile(r"^--\s*Violates:\s*(?P<ids>.+)$", re.IGNORECASE)
 CAUGHT_BY = re.compile(r"^--\s*Caught by:\s*(?P<names>.+)$", re.IGNORECASE)
+SCENARIO = re.compile(r"^--\s*Scenario:\s*(?P<name>\S+)\s*$", re.IGNORECASE)
+DEFAULT_FAULT_SCENARIO = "seed-50000x-03"
 BRACKETED = re.compile(r"\[([^\]]+)\]")
 
 # Clauses no check can exercise from outside a build, and why (a row of the matrix says so).
@@ -74,6 +76,7 @@ class FaultDeclaration:
     file: str
     violates: tuple[str, ...]
     caught_by: tuple[str, ...]
+    scenario: str = DEFAULT_FAULT_SCENARIO  # the scenario (scenarios/<name>.toml) whose run must catch it
 
 
 @dataclass(frozen=True)
@@ -129,9 +132,11 @@ def parse_clauses(text: str) -> list[Clause]:
 
 
 def read_fault(path: Path) -> FaultDeclaration:
-    """A fault file's header: `-- Violates: [ID], [ID]` and `-- Caught by: invariant, invariant`."""
+    """A fault file's header: `-- Violates: [ID], [ID]`, `-- Caught by: invariant, invariant` and, when not
+    the 50000x seed, `-- Scenario: <name>`."""
     violates: list[str] = []
     caught: list[str] = []
+    scenario = DEFAULT_FAULT_SCENARIO
     for line in path.read_text().splitlines():
         if not line.startswith("--"):
             if line.strip():
@@ -141,10 +146,12 @@ def read_fault(path: Path) -> FaultDeclaration:
             violates += BRACKETED.findall(match["ids"])
         elif match := CAUGHT_BY.match(line):
             caught += [name.strip() for name in match["names"].split(",") if name.strip()]
+        elif match := SCENARIO.match(line):
+            scenario = match["name"]
     if not violates or not caught:
         raise ValueError(f"{path}: its header needs a '-- Violates: [clause id]' line and a "
                          "'-- Caught by: invariant, ...' line (see tests/faults/*.sql)")
-    return FaultDeclaration(path.name, tuple(violates), tuple(caught))
+    return FaultDeclaration(path.name, tuple(violates), tuple(caught), scenario)
 
 
 def read_faults(directory: Path = DEFAULT_FAULTS) -> list[FaultDeclaration]:

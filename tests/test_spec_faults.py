@@ -31,7 +31,8 @@ BUILDS = {"bundled": BUNDLED_SQL_DIR, "independent": ROOT / "tests" / "builds" /
 
 # fault -> invariants that must fail on every build: each fault file's own "-- Caught by:" header line,
 # read by the traceability matrix too (one source of truth).
-CAUGHT_BY = {fault.file: set(fault.caught_by) for fault in read_faults(FAULTS)}
+DECLARED = {fault.file: fault for fault in read_faults(FAULTS)}
+CAUGHT_BY = {name: set(fault.caught_by) for name, fault in DECLARED.items()}
 
 
 def test_every_fault_file_declares_what_it_violates_and_what_catches_it() -> None:
@@ -63,8 +64,9 @@ def test_both_builds_hold_every_invariant_without_a_fault(build_pool: DatabasePo
                                              for fault in CAUGHT_BY])
 def test_a_spec_fault_is_caught_by_its_invariant(build_pool: DatabasePool) -> None:
     fault = build_pool.config.extra_sql[0].name
-    scenario = load_scenario(SEED_50000X)
-    result = run_scenario(build_pool.clone(scenario.baseline), scenario, 20, pool=build_pool)
+    scenario = load_scenario(ROOT / "scenarios" / f"{DECLARED[fault].scenario}.toml")
+    n = scenario.expect.n if scenario.expect is not None else 20
+    result = run_scenario(build_pool.clone(scenario.baseline), scenario, n, pool=build_pool)
     failed = {r.name for r in result.failed}
     assert not result.passed
     assert CAUGHT_BY[fault] <= failed, f"{fault}: expected {CAUGHT_BY[fault]} to fail; failed: {failed}; " \
