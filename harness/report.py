@@ -30,8 +30,9 @@ PROVES = {
                        "or value (not one SQLSTATE for all kinds) and writes nothing.",
     "probe_race": "Two sessions calling for the same fresh events at once get exactly one 'ok' and one "
                   "'duplicate' per idempotency key, with the same instance and no error.",
-    "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only: another key and "
-                                   "kind with the same pieces share the digest, another order does not.",
+    "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only, for instances and "
+                                   "templates: another key and kind with the same pieces share the digest; another "
+                                   "order, other positions or a changed content hash do not.",
     "answers_as_spec_derives": "Every 'ok' answer carries SPEC's keys, with the instance and idempotency keys SPEC "
                                "derives.",
     "spec_catalog": "SPEC section 1's tables, columns, unique keys, gate rows, signatures and views are all there.",
@@ -39,7 +40,8 @@ PROVES = {
                         "actor.",
     "probe_compose_and_lineage": "fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, "
                                  "reuse the template's pieces and refuse taken keys, second lineage and bad origins.",
-    "probe_rollback_spares_others": "The rollback spares other actors' rows and manual lineage, counts exactly what "
+    "probe_rollback_spares_others": "The rollback spares other actors' rows (actors compared exactly) and manual "
+                                    "lineage, is a dry run when called with the actor alone, counts exactly what "
                                     "it deletes, and answers 'noop' when there is nothing.",
     "probe_rollback_race": "Two concurrent rollbacks of one actor delete each row once and report it once.",
     "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
@@ -49,6 +51,7 @@ PROVES = {
                                        "in the template's positions.",
     "gates_closed_after_commit": "A new session sees both gates closed after COMMIT.",
     "template_summary_counts": "The per-template observability view counts every instance of the run.",
+    "events_view_rows": "The events view shows one row per sidecar log row, each of the run's events among them.",
     "pinned_seed_numbers": "The absolute numbers of the seed report are reproduced exactly.",
     "at_least_once_delivery": "With concurrent workers and events delivered twice, every event has exactly one "
                               "'ok'; each other delivery answered 'duplicate' naming the same instance.",
