@@ -267,6 +267,8 @@ def test_equivalents_file_turns_exit_1_into_0_and_the_report_is_strykers(tmp_pat
     assert any(m["status"] == "Killed" and m["killedBy"] for m in mutants)
     markdown = next(tmp_path.glob("mutate-*.md")).read_text()
     assert "## Kill matrix" in markdown and "```diff" in markdown and survivors[0] in markdown
+    assert "Schemas the build created (catalogue compared with a fresh database's): `iu_core`." in markdown
+    assert "Left out: nothing." in markdown
 
     reviewed = tmp_path / "reviewed.toml"
     reviewed.write_text("".join(f'[[equivalent]]\nid = {json.dumps(i)}\nreason = "accepted for this test"\n\n'
