@@ -475,3 +475,15 @@ def test_rollback_touching_other_actors_is_caught(iu_pool: DatabasePool) -> None
         problems = rollback_race_problems(pool.clone(BASELINE))
     assert any("rows of neither actor changed" in p for p in problems), problems
     assert any("rollback of test-rollback-a answered" in p for p in problems), problems
+
+
+def test_rollback_racing_another_actors_scaleout_on_a_build_that_records_gate_toggles(iu_pool: DatabasePool) -> None:
+    """A conforming build whose gate rows record, by trigger, when they were toggled last (columns SPEC does
+    not name; tests/variations/gate_touch.sql): the rows of neither actor are compared on SPEC's columns."""
+    variation = Path(__file__).resolve().parent / "variations" / "gate_touch.sql"
+    config = dataclasses.replace(iu_pool.config, extra_sql=(*iu_pool.config.extra_sql, variation))
+    pool = DatabasePool(iu_pool.server, config)
+    try:
+        assert rollback_race_problems(pool.clone(BASELINE)) == []
+    finally:
+        pool.close()
