@@ -376,6 +376,20 @@ def template_summary_counts(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, {"templates": rows}
 
 
+ALLOWED_EXTENSIONS = ("plpgsql", "pgcrypto")  # plpgsql is in every database; SPEC allows pgcrypto alone
+
+
+@invariant("build_extensions",
+           covers=("S1.server",),
+           phase="post_commit",
+           description="the loaded build uses no extension but pgcrypto")
+def build_extensions(ctx: RunContext) -> tuple[bool, Evidence]:
+    others = [name for (name,) in ctx.conn.execute(
+        "SELECT extname FROM pg_extension WHERE extname <> ALL (%s) ORDER BY extname",
+        (list(ALLOWED_EXTENSIONS),)).fetchall()]
+    return not others, {"allowed": list(ALLOWED_EXTENSIONS), "others": others}
+
+
 @invariant("events_view_rows",
            covers=("S1.view.events",),
            phase="post_commit",

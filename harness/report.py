@@ -51,6 +51,7 @@ PROVES = {
                                        "in the template's positions.",
     "gates_closed_after_commit": "A new session sees both gates closed after COMMIT.",
     "template_summary_counts": "The per-template observability view counts every instance of the run.",
+    "build_extensions": "The build uses no extension but pgcrypto.",
     "events_view_rows": "The events view shows one row per sidecar log row, each of the run's events among them.",
     "pinned_seed_numbers": "The absolute numbers of the seed report are reproduced exactly.",
     "at_least_once_delivery": "With concurrent workers and events delivered twice, every event has exactly one "
