@@ -20,6 +20,7 @@ import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from harness.ci_output import SUMMARY_COLUMNS, append_step_summary, summary_rows, sweep_summary_markdown
 from harness.config import SETTINGS, HarnessConfig, resolve_config
@@ -104,9 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
                           "workers; writes <scenario>-k<K>-* reports and <scenario>-workers.md with throughput "
                           "per K)")
 
-    commands.add_parser("check", parents=[settings],
-                        help="load the build under test into a fresh database and print its conformance to "
-                             "SPEC section 1 (exit 0 conforms, 1 something missing or different, 2 could not run)")
+    check = commands.add_parser("check", parents=[settings],
+                                help="load the build under test into a fresh database and print its conformance to "
+                                     "SPEC section 1 (exit 0 conforms, 1 something missing or different, 2 could "
+                                     "not run)")
+    check.add_argument("--coverage", action="store_true",
+                       help="print the traceability matrix instead (no server): each contract clause, the checks "
+                            "that exercise it, the faults that prove them (exit 0 every clause covered or said "
+                            "why not, 1 otherwise)")
+    check.add_argument("--faults", type=Path, default=None, metavar="DIR",
+                       help="with --coverage: the SPEC-only fault files (default: tests/faults of this checkout)")
     commands.add_parser("db", parents=[settings],
                         help="start the server, load the schema and every baseline, print provisioning times")
     mutate_command.add_parser(commands, settings)
@@ -313,7 +321,40 @@ def _run_matrix(args: argparse.Namespace, console: Console, scenario: Scenario, 
     return matrix_exit_code(runs)
 
 
+def cmd_coverage(args: argparse.Namespace, console: Console) -> int:
+    from harness import traceability
+
+    faults_dir = args.faults or traceability.DEFAULT_FAULTS
+    if not faults_dir.is_dir():
+        raise HarnessError(f"no fault files at {faults_dir}", checked="the folder of SPEC-only faults (*.sql)",
+                           fix="run from a checkout of the repository, or pass --faults DIR")
+    rows = traceability.current_matrix(faults_dir)
+    wrong = traceability.problems([r.clause for r in rows], traceability.covers(),
+                                  traceability.read_faults(faults_dir))
+    table = Table(title="traceability: contract clause -> checks -> faults")
+    for column in ("clause", "status", "checks (* proven by a fault)", "faults (caught by)", "note"):
+        table.add_column(column, overflow="fold")
+    for row in rows:  # Text cells: clause text and notes print verbatim, never as rich markup
+        checks = ", ".join(c + ("*" if c in row.proven else "") for c in row.checks) or "none"
+        faults = "\n".join(f"{f.file} ({', '.join(f.caught_by)})" for f in row.faults) or "none"
+        style = "green" if row.status == "covered" else "yellow" if row.note else "red"
+        table.add_row(Text(row.clause.id), Text(row.status, style=style), Text(checks), Text(faults),
+                      Text(row.note))
+    console.print(table)
+    missing = [r.clause.id for r in rows if r.status in ("NO CHECK", "NO FAULT")]
+    for problem in wrong:
+        console.print(Text(problem, style="red"))
+    counts = {s: sum(1 for r in rows if r.status == s) for s in dict.fromkeys(r.status for r in rows)}
+    console.print(Text(" · ".join(f"{status}: {count}" for status, count in counts.items())))
+    if missing or wrong:
+        console.print(Text(f"{len(missing)} clause(s) without a check or a fault: {', '.join(missing)}", style="red"))
+        return EXIT_INVARIANT_FAILED
+    return EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    if args.coverage:
+        return cmd_coverage(args, console)
     session = _session(args)
     try:
         console.print(f"iu-harness check · {session.config.describe()}")

@@ -40,6 +40,8 @@ class Invariant:
     #: Runs after its phase's other checks (it waits for a read the runner started in the background,
     #: such as the digest audit); results keep the registry's order.
     deferred: bool = False
+    #: The contract clauses it exercises (ids of harness/docs/contract.md): the traceability matrix.
+    covers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -59,14 +61,14 @@ REGISTRY: dict[str, Invariant] = {}
 
 
 def invariant(name: str, *, phase: str, description: str, applies: Callable[[RunContext], bool] | None = None,
-              deferred: bool = False) -> Callable[[Check], Check]:
+              deferred: bool = False, covers: tuple[str, ...] = ()) -> Callable[[Check], Check]:
     if phase not in PHASES:
         raise ValueError(f"invariant {name!r}: phase {phase!r} is not one of {PHASES}")
 
     def register(check: Check) -> Check:
         if name in REGISTRY and REGISTRY[name].check is not check:
             raise ValueError(f"invariant {name!r} is registered twice")
-        REGISTRY[name] = Invariant(name, phase, description, check, applies, deferred)
+        REGISTRY[name] = Invariant(name, phase, description, check, applies, deferred, covers)
         return check
 
     return register
@@ -95,7 +97,9 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- in the scenario's transaction, before COMMIT -----------------------------------------------
 
-@invariant("calls_all_ok", phase="in_tx",
+@invariant("calls_all_ok",
+           covers=("S1.orch.ok",),
+           phase="in_tx",
            description="every orchestrator call of the run returned status 'ok'")
 def calls_all_ok(ctx: RunContext) -> tuple[bool, Evidence]:
     by_status = {r["status"]: r["calls"] for r in _rows(ctx, """
@@ -112,7 +116,9 @@ def calls_all_ok(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, evidence
 
 
-@invariant("in_tx_rows_added", phase="in_tx",
+@invariant("in_tx_rows_added",
+           covers=("S1.orch.ok",),
+           phase="in_tx",
            description="inside the transaction, lineage and auto log grew by exactly N, all for the actor")
 def in_tx_rows_added(ctx: RunContext) -> tuple[bool, Evidence]:
     pre = ctx.facts["pre"]["counts"]
@@ -133,7 +139,9 @@ def in_tx_rows_added(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, evidence
 
 
-@invariant("gates_closed_in_tx", phase="in_tx",
+@invariant("gates_closed_in_tx",
+           covers=("S1.gate.in-tx",),
+           phase="in_tx",
            description="both gates read closed inside the transaction after the loop")
 def gates_closed_in_tx(ctx: RunContext) -> tuple[bool, Evidence]:
     states = db_state.gate_states(ctx.conn)
@@ -142,7 +150,9 @@ def gates_closed_in_tx(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- after COMMIT --------------------------------------------------------------------------------
 
-@invariant("digest_equality", phase="post_commit", deferred=True,
+@invariant("digest_equality",
+           covers=("S1.digest.reuse", "S1.digest.graph", "S1.compose.instance"),
+           phase="post_commit", deferred=True,
            description="instance digest == template digest: returned, logged, stored, and recomputed by "
                        "the harness through fn_iu_manifest_digest; distinct piece graphs, distinct digests")
 def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -181,7 +191,9 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, evidence
 
 
-@invariant("digest_audit_view_agrees", phase="post_commit", deferred=True,
+@invariant("digest_audit_view_agrees",
+           covers=("S1.view.audit",),
+           phase="post_commit", deferred=True,
            description="the build's own v_iu_digest_audit reports no less drift, and no fewer rows, than the "
                        "harness recomputes")
 def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -193,7 +205,9 @@ def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, {"view": view, "harness": harness}
 
 
-@invariant("instances_reuse_template_pieces", phase="post_commit",
+@invariant("instances_reuse_template_pieces",
+           covers=("S1.compose.instance",),
+           phase="post_commit",
            description="each instance's memberships are exactly its template's (position, iu) rows")
 def instances_reuse_template_pieces(ctx: RunContext) -> tuple[bool, Evidence]:
     # One pass over the memberships: per collection, its row count and a multiset hash of its
@@ -236,7 +250,9 @@ def instances_reuse_template_pieces(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, evidence
 
 
-@invariant("answers_as_spec_derives", phase="post_commit",
+@invariant("answers_as_spec_derives",
+           covers=("S1.orch.keys", "S1.orch.answer"),
+           phase="post_commit",
            description="every 'ok' answer carries SPEC's keys: instance_key = 'tpl-inst:auto:' || suffix, "
                        "idempotency_key = md5(event_id:template_key:suffix), digest_match = (digests equal), "
                        "instance_id = the collection of that key")
@@ -260,7 +276,9 @@ def answers_as_spec_derives(ctx: RunContext) -> tuple[bool, Evidence]:
     return row["answers"] == ctx.n and not wrong, {**row, "keys": list(ANSWER_KEYS)}
 
 
-@invariant("rows_match_calls", phase="post_commit",
+@invariant("rows_match_calls",
+           covers=("S1.orch.ok", "S1.orch.keys"),
+           phase="post_commit",
            description="each call's log and lineage rows hold its event, template, instance, actor, emit mode and "
                        "SPEC's idempotency key (origin 'auto')")
 def rows_match_calls(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -290,7 +308,10 @@ def rows_match_calls(ctx: RunContext) -> tuple[bool, Evidence]:
     return all(row[k] == ctx.n for k in judged), {**row, "expected_each": ctx.n}
 
 
-@invariant("spec_catalog", phase="post_commit",
+@invariant("spec_catalog",
+           covers=("S1.schema", "S1.tbl.iu", "S1.tbl.lifecycle", "S1.tbl.vector", "S1.tbl.collection",
+                   "S1.tbl.membership", "S1.tbl.lineage", "S1.tbl.log", "S1.tbl.gate", "S1.gate.rows"),
+           phase="post_commit",
            description="SPEC section 1's tables, required columns and types, unique keys, gate rows, function "
                        "signatures and views are all there (the catalogue half of `iu-harness check`)")
 def spec_catalog(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -302,7 +323,9 @@ def spec_catalog(ctx: RunContext) -> tuple[bool, Evidence]:
     return not wrong, evidence
 
 
-@invariant("row_count_deltas", phase="post_commit",
+@invariant("row_count_deltas",
+           covers=("S1.orch.ok", "S1.compose.instance"),
+           phase="post_commit",
            description="every SPEC table changed by exactly the expected delta; iu, lifecycle, vector unchanged")
 def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
     pre, post = ctx.facts["pre"]["counts"], ctx.facts["post"]["counts"]
@@ -313,7 +336,9 @@ def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
     return not wrong, {"tables": table, "wrong": wrong}
 
 
-@invariant("unchanged_tables_identical", phase="post_commit",
+@invariant("unchanged_tables_identical",
+           covers=("S1.compose.instance",),
+           phase="post_commit",
            description="iu, iu_lifecycle_log and iu_vector_sync_point are identical row for row")
 def unchanged_tables_identical(ctx: RunContext) -> tuple[bool, Evidence]:
     pre, post = ctx.facts["pre"]["fingerprint"], ctx.facts["post"]["fingerprint"]
@@ -323,7 +348,9 @@ def unchanged_tables_identical(ctx: RunContext) -> tuple[bool, Evidence]:
     return not changed and not missing, {"compared": list(tables), "changed": changed, "missing": missing}
 
 
-@invariant("gates_closed_after_commit", phase="post_commit",
+@invariant("gates_closed_after_commit",
+           covers=("S1.gate.in-tx", "S1.gate.rows"),
+           phase="post_commit",
            description="a new session sees both gates closed after COMMIT")
 def gates_closed_after_commit(ctx: RunContext) -> tuple[bool, Evidence]:
     with ctx.database.connect(autocommit=True) as fresh:
@@ -331,7 +358,9 @@ def gates_closed_after_commit(ctx: RunContext) -> tuple[bool, Evidence]:
     return all(v is False for v in states.values()), {"gates": states}
 
 
-@invariant("template_summary_counts", phase="post_commit",
+@invariant("template_summary_counts",
+           covers=("S1.view.summary",),
+           phase="post_commit",
            description="v_iu_auto_instantiate_template_summary grew per template by the mix's counts")
 def template_summary_counts(ctx: RunContext) -> tuple[bool, Evidence]:
     pre, post = ctx.facts["pre"]["summary"], ctx.facts["post"]["summary"]
@@ -347,11 +376,44 @@ def template_summary_counts(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, {"templates": rows}
 
 
+ALLOWED_EXTENSIONS = ("plpgsql", "pgcrypto")  # plpgsql is in every database; SPEC allows pgcrypto alone
+
+
+@invariant("build_extensions",
+           covers=("S1.server",),
+           phase="post_commit",
+           description="the loaded build uses no extension but pgcrypto")
+def build_extensions(ctx: RunContext) -> tuple[bool, Evidence]:
+    others = [name for (name,) in ctx.conn.execute(
+        "SELECT extname FROM pg_extension WHERE extname <> ALL (%s) ORDER BY extname",
+        (list(ALLOWED_EXTENSIONS),)).fetchall()]
+    return not others, {"allowed": list(ALLOWED_EXTENSIONS), "others": others}
+
+
+@invariant("events_view_rows",
+           covers=("S1.view.events",),
+           phase="post_commit",
+           description="v_iu_auto_instantiate_events has one row per sidecar log row, and a row naming each of the "
+                       "run's events")
+def events_view_rows(ctx: RunContext) -> tuple[bool, Evidence]:
+    # SPEC names the view's role, not its columns: a run's event is found in whichever column holds it.
+    row = _rows(ctx, """
+        SELECT (SELECT count(*) FROM iu_core.v_iu_auto_instantiate_events)::int AS view_rows,
+               (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log)::int AS log_rows,
+               (SELECT count(DISTINCT p.event_id) FROM iu_core.v_iu_auto_instantiate_events v
+                  CROSS JOIN LATERAL jsonb_each_text(to_jsonb(v)) e
+                  JOIN pg_temp.iu_run_plan p ON e.value = p.event_id::text)::int AS run_events_shown""")[0]
+    passed = row["view_rows"] == row["log_rows"] and row["run_events_shown"] == ctx.n
+    return passed, {**row, "run_events": ctx.n}
+
+
 def _pins_apply(ctx: RunContext) -> bool:
     return ctx.scenario.expect is not None and ctx.scenario.expect.n == ctx.n
 
 
-@invariant("pinned_seed_numbers", phase="post_commit", applies=_pins_apply, deferred=True,
+@invariant("pinned_seed_numbers",
+           covers=("S2.templates", "S2.before", "S2.after", "S2.seed-25000x", "S2.seed-50000x"),
+           phase="post_commit", applies=_pins_apply, deferred=True,
            description="the absolute numbers the scenario pins (the seed report's) hold after COMMIT")
 def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
     expect = ctx.scenario.expect
@@ -374,7 +436,9 @@ def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- replaying every event -----------------------------------------------------------------------
 
-@invariant("idempotent_replay", phase="replay",
+@invariant("idempotent_replay",
+           covers=("S1.orch.duplicate",),
+           phase="replay",
            description="replaying every event returns 'duplicate' with SPEC's keys, the original instance and "
                        "its instance and idempotency keys, and adds nothing")
 def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -418,7 +482,9 @@ def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- rollback ------------------------------------------------------------------------------------
 
-@invariant("rollback_dry_run_addressable", phase="rollback_dry_run",
+@invariant("rollback_dry_run_addressable",
+           covers=("S1.rollback.dry-answer", "S1.rollback.dry-nothing"),
+           phase="rollback_dry_run",
            description="the actor's dry-run rollback names exactly the run's instances, counts N, changes nothing")
 def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
     result = ctx.facts["dry_run"]["result"]
@@ -447,7 +513,9 @@ def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
     return passed, evidence
 
 
-@invariant("rollback_restores_pre_state", phase="rollback",
+@invariant("rollback_restores_pre_state",
+           covers=("S1.rollback.real", "S1.rollback.spares"),
+           phase="rollback",
            description="the real rollback deletes exactly the run's rows; the database equals its pre-run state")
 def rollback_restores_pre_state(ctx: RunContext) -> tuple[bool, Evidence]:
     facts = ctx.facts

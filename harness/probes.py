@@ -68,7 +68,9 @@ def _outcome(exc: psycopg.Error) -> dict[str, Any]:
 
 # -- gated ---------------------------------------------------------------------------------------
 
-@invariant("probe_gated", phase="probe",
+@invariant("probe_gated",
+           covers=("S1.orch.gated",),
+           phase="probe",
            description="with a gate closed, a call returns status 'gated' naming a closed gate, with SPEC's answer "
                        "keys, and writes nothing")
 def probe_gated(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -154,7 +156,10 @@ def _error_text(exc: psycopg.Error) -> str:
     return " ".join(part for part in (diag.message_primary, diag.message_detail, diag.message_hint) if part).lower()
 
 
-@invariant("probe_bad_input", phase="probe",
+@invariant("probe_bad_input",
+           covers=("S1.orch.bad-input", "S1.orch.bad-input-message", "S1.orch.bad-input-sqlstate",
+                   "S1.orch.bad-input-atomic"),
+           phase="probe",
            description="every kind of bad input SPEC names raises, with a message (or its detail or hint) "
                        "that names the argument or its value (null, empty) or the offending value, and writes "
                        "nothing (the kinds not all one SQLSTATE); a call that answers instead of raising fails")
@@ -275,7 +280,9 @@ def _second_meets_first(admin: psycopg.Connection, first: psycopg.Connection, se
     return met
 
 
-@invariant("probe_race", phase="probe",
+@invariant("probe_race",
+           covers=("S1.orch.duplicate-race",),
+           phase="probe",
            description="two sessions calling the orchestrator for the same fresh events at once: exactly one "
                        "'ok' per idempotency key, the other 'duplicate' with the same instance, no error")
 def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -338,9 +345,48 @@ def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
 
 # -- digest keyed on the piece graph only --------------------------------------------------------
 
-@invariant("probe_digest_keyed_on_graph", phase="probe",
-           description="fn_iu_manifest_digest: a collection of another key and kind with a template's pieces "
-                       "has the template's digest; the same pieces in another order have another")
+DIGEST_SQL = "SELECT iu_core.fn_iu_manifest_digest(%s)"
+# (label, is_template, same kind?, the piece each position takes, the position it is written at, equal digest?)
+# "rotated": each position takes the next position's piece (the last, the first's), another order whenever
+# the template has two distinct pieces; "moved": every position one further, the same order.
+ROTATED = "coalesce(lead(m.iu_id) OVER w, first_value(m.iu_id) OVER w)"
+DIGEST_COPIES = (
+    ("instance: same pieces, other key and kind", False, False, "m.iu_id", "m.position", True),
+    ("instance: same pieces, rotated order", False, True, ROTATED, "m.position", False),
+    ("instance: same pieces and order, positions moved", False, True, "m.iu_id", "m.position + 1", False),
+    ("template: same pieces, other key and kind", True, False, "m.iu_id", "m.position", True),
+    ("template: same pieces, rotated order", True, True, ROTATED, "m.position", False),
+    ("template: same pieces and order, positions moved", True, True, "m.iu_id", "m.position + 1", False),
+)
+
+
+def _digest(conn: psycopg.Connection, collection_id: Any) -> Any:
+    (digest,) = conn.execute(DIGEST_SQL, (collection_id,)).fetchone()  # type: ignore[misc]
+    return digest
+
+
+def _copy_collection(conn: psycopg.Connection, template_id: Any, key: str, kind: str, is_template: bool,
+                     piece: str, position: str, digest: str) -> Any:
+    """A collection written directly (SPEC columns) with the template's members, re-arranged; its id."""
+    (new_id,) = conn.execute("""
+        INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest)
+        VALUES (gen_random_uuid(), %s, %s, %s, %s) RETURNING id""",
+                             (key, kind, is_template, digest)).fetchone()  # type: ignore[misc]
+    conn.execute(f"""
+        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
+        SELECT %s, {piece}, {position} FROM iu_core.iu_piece_membership m WHERE m.collection_id = %s
+        WINDOW w AS (ORDER BY m.position ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)""",
+                 (new_id, template_id))
+    return new_id
+
+
+@invariant("probe_digest_keyed_on_graph",
+           covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse"),
+           phase="probe",
+           description="fn_iu_manifest_digest is 16 lowercase hex, keyed on the ordered (position, iu id, content "
+                       "hash) alone, for instances and templates: the template's pieces under another key and kind "
+                       "give its digest; rotated, or at moved positions, another; a piece's new content hash changes "
+                       "the template's digest and its copy's alike")
 def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     row = conn.execute("""
@@ -353,38 +399,51 @@ def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
         raise CheckNotRun("no template of the mix has two or more distinct pieces to reorder")
     template_id, template_key, kind, count = row
     other_kind = "workflow" if kind == "file" else "file"
+    cases: dict[str, Any] = {}
     with conn.transaction(force_rollback=True):
-        (digest,) = conn.execute("SELECT iu_core.fn_iu_manifest_digest(%s)", (template_id,)).fetchone()  # type: ignore[misc]
-        made: dict[str, str] = {}
-        # The other order: each position takes the next position's piece (the last, the first's),
-        # which differs from the template's order whenever it has two distinct pieces.
-        rotated = "coalesce(lead(m.iu_id) OVER w, first_value(m.iu_id) OVER w)"
-        for label, key_kind, piece in (("same pieces, other key and kind", other_kind, "m.iu_id"),
-                                       ("same pieces, rotated order", kind, rotated)):
-            key = f"{PROBE_KEY}-{label.replace(' ', '-').replace(',', '')}"
+        digest = _digest(conn, template_id)
+        copies: dict[str, Any] = {}
+        for label, is_template, same_kind, piece, position, equal in DIGEST_COPIES:
+            # Templates in the template key namespace, instances in the instance one, as a build may require.
+            prefix = f"tpl:{PROBE_SUFFIX}" if is_template else PROBE_KEY
+            key = f"{prefix}-{label.replace(' ', '-').replace(',', '').replace(':', '')}"
             try:  # only the writes may be refused by a build's own rules; the digest calls may not
                 with conn.transaction():
-                    (new_id,) = conn.execute("""
-                        INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template,
-                                                                 manifest_digest)
-                        VALUES (gen_random_uuid(), %s, %s, false, %s) RETURNING id""",
-                                             (key, key_kind, digest)).fetchone()  # type: ignore[misc]
-                    conn.execute(f"""
-                        INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
-                        SELECT %s, {piece}, m.position FROM iu_core.iu_piece_membership m
-                         WHERE m.collection_id = %s
-                        WINDOW w AS (ORDER BY m.position ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)""",
-                                 (new_id, template_id))
+                    copies[label] = _copy_collection(conn, template_id, key, kind if same_kind else other_kind,
+                                                     is_template, piece, position, digest)
             except psycopg.Error as exc:
-                raise CheckNotRun(f"could not write the probe's collections on this build: {_outcome(exc)}") from exc
-            (made[label],) = conn.execute("SELECT iu_core.fn_iu_manifest_digest(%s)", (new_id,)).fetchone()  # type: ignore[misc]
-    same = made["same pieces, other key and kind"]
-    reordered = made["same pieces, rotated order"]
+                cases[label] = {"not_writable_on_this_build": _outcome(exc)["message"], "passed": None}
+                continue
+            got = _digest(conn, copies[label])
+            cases[label] = {"digest": got, "expected": "the template's" if equal else "another",
+                            "passed": (got == digest) if equal else (got != digest)}
+        cases["a piece's content hash changed"] = _content_hash_case(conn, template_id, digest,
+                                                                      copies.get(DIGEST_COPIES[0][0]))
+    judged = [c["passed"] for c in cases.values() if c["passed"] is not None]
+    if not judged:
+        raise CheckNotRun(f"could not write the probe's collections on this build: {cases}")
     well_formed = isinstance(digest, str) and len(digest) == 16 and all(ch in "0123456789abcdef" for ch in digest)
-    passed = well_formed and same == digest and reordered != digest
+    passed = well_formed and all(judged)
     return passed, {"template": template_key, "template_digest": digest, "pieces": count,
-                    "same_pieces_other_key_and_kind": same, "same_pieces_rotated": reordered,
-                    "sixteen_lowercase_hex": well_formed}
+                    "sixteen_lowercase_hex": well_formed, "cases": cases}
+
+
+def _content_hash_case(conn: psycopg.Connection, template_id: Any, digest: str, copy_id: Any) -> dict[str, Any]:
+    """The template's first piece gets another content_hash: its digest, and its copy's, must change alike."""
+    try:
+        with conn.transaction():
+            conn.execute("""
+                UPDATE iu_core.iu SET content_hash = content_hash || ':' || %s
+                 WHERE id = (SELECT iu_id FROM iu_core.iu_piece_membership WHERE collection_id = %s
+                              ORDER BY position LIMIT 1)""", (PROBE_SUFFIX, template_id))
+    except psycopg.Error as exc:
+        return {"not_writable_on_this_build": _outcome(exc)["message"], "passed": None}
+    changed = _digest(conn, template_id)
+    case: dict[str, Any] = {"template_digest": changed, "passed": changed != digest}
+    if copy_id is not None:
+        case["copy_digest"] = _digest(conn, copy_id)
+        case["passed"] = case["passed"] and case["copy_digest"] == changed
+    return case
 
 
 # -- fn_iu_compose and fn_iu_collection_record_template_instance -----------------------------------
@@ -414,7 +473,9 @@ COMPOSE_SQL = "SELECT iu_core.fn_iu_compose(%s, %s, %s)"
 LINEAGE_SQL = "SELECT iu_core.fn_iu_collection_record_template_instance(%s, %s, %s, %s)"
 
 
-@invariant("probe_compose_and_lineage", phase="probe",
+@invariant("probe_compose_and_lineage",
+           covers=("S1.compose.instance", "S1.compose.gate", "S1.lineage.record"),
+           phase="probe",
            description="fn_iu_compose refuses while composer_enabled is closed, otherwise makes an instance of the "
                        "template's own pieces and digest (no new iu), refuses a taken key and an unknown template; "
                        "fn_iu_collection_record_template_instance writes one lineage row, refuses a second one "
@@ -495,21 +556,43 @@ def _log_row(conn: psycopg.Connection, ctx: RunContext, actor: str, instance_id:
                   f"{PROBE_SUFFIX}:{purpose}", digest, digest))
 
 
-@invariant("probe_rollback_spares_others", phase="probe",
-           description="an actor's rollback spares an instance another actor's log row points at and one with "
-                       "manual lineage; its dry run counts what the real run deletes, which is what disappears; "
-                       "an actor with nothing gets 'noop' and no change")
+def look_alike_actors(actor: str) -> dict[str, str]:
+    """Actors a rollback of `actor` must spare: equal to it under some comparison other than SPEC's exact text
+    one (case, LIKE's `_` wildcard, a prefix). `actor` holds an underscore and a letter."""
+    alikes = {"upper case": actor.upper(), "'_' read as a wildcard": actor.replace("_", "~", 1),
+              "a prefix of it": actor + ":more"}
+    return {why: name for why, name in alikes.items() if name != actor}
+
+
+ROLLBACK_DEFAULT_SQL = "SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%s)"
+REFUSAL_ACCEPTED = ("refused on a state no SPEC function writes (the planted log rows) and changed nothing: "
+                    "SPEC protects manual lineage and other actors' rows, and a refusal touches neither")
+
+
+@invariant("probe_rollback_spares_others",
+           covers=("S1.rollback.spares", "S1.rollback.noop", "S1.rollback.dry-default", "S1.rollback.dry-nothing",
+                   "S1.rollback.real"),
+           phase="probe",
+           description="an actor's rollback spares an instance another actor's log row points at, one with manual "
+                       "lineage, and actors equal to it only under another comparison than exact text; a call with "
+                       "the actor alone is a dry run that changes nothing; its dry run counts what the real run "
+                       "deletes, which is what disappears; an actor with nothing gets 'noop' and no change. On the "
+                       "planted rows (a state no SPEC function writes) a refusal that changes nothing is accepted")
 def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     _require_write_counters(conn)
     key, template_id, _ = _template(ctx)
-    actor, other = probe_actor(ctx, "rollback"), probe_actor(ctx, "rollback-other")
+    actor, other = probe_actor(ctx, "rollback_exact"), probe_actor(ctx, "rollback-other")
+    look_alikes = look_alike_actors(actor)
     evidence: Evidence = {}
     with conn.transaction(force_rollback=True):
         set_gates(conn, True)
         answers = [call_orchestrator_once(conn, probe_event_id(ctx, "rollback", k), ctx.scenario.event_type, key,
                                           f"{PROBE_SUFFIX}-rollback-{k}", actor, ctx.scenario.emit_mode)
                    for k in range(3)]
+        answers += [call_orchestrator_once(conn, probe_event_id(ctx, "rollback-look-alike", k),
+                                           ctx.scenario.event_type, key, f"{PROBE_SUFFIX}-rollback-look-alike-{k}",
+                                           name, ctx.scenario.emit_mode) for k, name in enumerate(look_alikes.values())]
         if not all(isinstance(a, dict) and a.get("status") == "ok" for a in answers):
             raise CheckNotRun(f"could not compose the probe's instances: {answers}")
         own, shared = answers[0]["instance_id"], answers[1]["instance_id"]
@@ -535,9 +618,19 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
         (noop,) = conn.execute(ROLLBACK_SQL, (f"{PROBE_SUFFIX}:nobody", False)).fetchone()  # type: ignore[misc]
         evidence["nothing_to_do"] = {"status": _get(noop, "status"),
                                      "unchanged": not db_state.written(before_noop, db_state.writes(conn))}
+        before_default = db_state.writes(conn)
+        (default,) = conn.execute(ROLLBACK_DEFAULT_SQL, (actor,)).fetchone()  # type: ignore[misc]
+        evidence["actor_alone"] = {"status": _get(default, "status"),
+                                   "unchanged": not db_state.written(before_default, db_state.writes(conn))}
         (dry,) = conn.execute(ROLLBACK_SQL, (actor, True)).fetchone()  # type: ignore[misc]
-        before = db_state.table_counts(conn)
-        (real,) = conn.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]
+        before, before_rows = db_state.table_counts(conn), db_state.fingerprint(conn)
+        refused: dict[str, Any] | None = None
+        real: Any = None
+        try:
+            with conn.transaction():
+                (real,) = conn.execute(ROLLBACK_SQL, (actor, False)).fetchone()  # type: ignore[misc]
+        except psycopg.Error as exc:
+            refused = _outcome(exc)
         after = db_state.table_counts(conn)
         spared = _rows(conn, """
             SELECT EXISTS (SELECT 1 FROM iu_core.iu_auto_instantiate_event_log
@@ -546,21 +639,38 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
                    EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage
                             WHERE instance_collection_id = %(m)s AND origin = 'manual') AS manual_lineage,
                    EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(m)s) AS manual_instance,
-                   NOT EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(i)s) AS own_instance_gone""",
-                       {"o": other, "s": shared, "m": manual, "i": own})[0]
+                   NOT EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(i)s) AS own_instance_gone,
+                   (SELECT count(DISTINCT l.actor) FROM iu_core.iu_auto_instantiate_event_log l
+                      JOIN iu_core.iu_collection_template_instance_lineage g
+                        ON g.instance_collection_id = l.instance_collection_id AND g.actor = l.actor
+                      JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id
+                     WHERE l.actor = ANY (%(look)s)) = cardinality(%(look)s) AS look_alike_actors""",
+                       {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values())})[0]
+        changed_nothing = refused is not None and db_state.fingerprint(conn) == before_rows
     counted = {k: {"would": _get(dry, f"would_delete_{k}"), "deleted": _get(real, f"deleted_{k}"),
                    "disappeared": before[COUNTED_TABLES[k]] - after[COUNTED_TABLES[k]]} for k in WOULD_DELETE}
     if planted["other_actors_log_row"] is not True:  # nothing of another actor's to spare
         for name in ("other_actors_log_row", "shared_instance"):
             spared.pop(name)
-    evidence.update({"dry_run": _get(dry, "status"), "real": _get(real, "status"), "counts": counted,
-                     "spared": spared})
+    evidence.update({"dry_run": _get(dry, "status"), "look_alike_actors": look_alikes, "spared": spared})
+    calls_ok = (evidence["nothing_to_do"] == {"status": "noop", "unchanged": True}
+                and evidence["actor_alone"] == {"status": "dry_run", "unchanged": True}
+                and _get(dry, "status") == "dry_run")
+    if refused is not None:
+        # Only the planted rows (no SPEC function writes them) may make a build refuse; refusing changes
+        # nothing, so it touches nothing SPEC protects. What the real run deletes is then left to
+        # rollback_restores_pre_state, on the run's own rows.
+        accepted = changed_nothing and any(v is True for v in planted.values())
+        evidence["real"] = {"refused": refused, "changed_nothing": changed_nothing,
+                            "accepted": REFUSAL_ACCEPTED if accepted else False}
+        return calls_ok and accepted and spared["look_alike_actors"], evidence
+    evidence.update({"real": _get(real, "status"), "counts": counted})
     honest = all(v["would"] == v["deleted"] == v["disappeared"] for v in counted.values())
     # SPEC: never another actor's rows, never manual lineage. Whether the collections they point at stay
     # follows from the build's keys, so the collections are evidence only.
-    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone") if k in spared]
-    passed = (evidence["nothing_to_do"] == {"status": "noop", "unchanged": True} and _get(real, "status") == "ok"
-              and _get(dry, "status") == "dry_run" and honest and all(spared[k] for k in held))
+    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone", "look_alike_actors")
+            if k in spared]
+    passed = calls_ok and _get(real, "status") == "ok" and honest and all(spared[k] for k in held)
     return passed, evidence
 
 
@@ -568,7 +678,9 @@ def _get(answer: Any, key: str) -> Any:
     return answer.get(key) if isinstance(answer, dict) else None
 
 
-@invariant("probe_rollback_race", phase="probe",
+@invariant("probe_rollback_race",
+           covers=("S1.rollback.real",),
+           phase="probe",
            description="two real rollbacks of one actor at once: each row deleted once, the answers' deleted_* "
                        "counts add up to what disappeared (a refused second call counts nothing), the actor left "
                        "with nothing")

@@ -37,8 +37,9 @@ PROVES = {
                        "or value (not one SQLSTATE for all kinds) and writes nothing.",
     "probe_race": "Two sessions calling for the same fresh events at once get exactly one 'ok' and one "
                   "'duplicate' per idempotency key, with the same instance and no error.",
-    "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only: another key and "
-                                   "kind with the same pieces share the digest, another order does not.",
+    "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only, for instances and "
+                                   "templates: another key and kind with the same pieces share the digest; another "
+                                   "order, other positions or a changed content hash do not.",
     "answers_as_spec_derives": "Every 'ok' answer carries SPEC's keys, with the instance and idempotency keys SPEC "
                                "derives.",
     "spec_catalog": "SPEC section 1's tables, columns, unique keys, gate rows, signatures and views are all there.",
@@ -46,7 +47,8 @@ PROVES = {
                         "actor.",
     "probe_compose_and_lineage": "fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, "
                                  "reuse the template's pieces and refuse taken keys, second lineage and bad origins.",
-    "probe_rollback_spares_others": "The rollback spares other actors' rows and manual lineage, counts exactly what "
+    "probe_rollback_spares_others": "The rollback spares other actors' rows (actors compared exactly) and manual "
+                                    "lineage, is a dry run when called with the actor alone, counts exactly what "
                                     "it deletes, and answers 'noop' when there is nothing.",
     "probe_rollback_race": "Two concurrent rollbacks of one actor delete each row once and report it once.",
     "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
@@ -56,6 +58,8 @@ PROVES = {
                                        "in the template's positions.",
     "gates_closed_after_commit": "A new session sees both gates closed after COMMIT.",
     "template_summary_counts": "The per-template observability view counts every instance of the run.",
+    "build_extensions": "The build uses no extension but pgcrypto.",
+    "events_view_rows": "The events view shows one row per sidecar log row, each of the run's events among them.",
     "pinned_seed_numbers": "The absolute numbers of the seed report are reproduced exactly.",
     "at_least_once_delivery": "With concurrent workers and events delivered twice, every event has exactly one "
                               "'ok'; each other delivery answered 'duplicate' naming the same instance.",
@@ -124,16 +128,23 @@ def _probe_summary(name: str, ev: dict[str, Any]) -> str:
         return "; ".join(f"{label}: {'yes' if c['passed'] else 'NO'}" for label, c in ev["cases"].items())
     if name == "probe_rollback_spares_others":
         spared = ", ".join(k for k, v in ev["spared"].items() if v)
+        alone = f"actor alone → {ev['actor_alone']['status']}"
+        if isinstance(ev["real"], dict):  # the build refused on the planted rows
+            refused = ev["real"]["refused"]
+            return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; real run refused "
+                    f"({refused['raised']}: {refused['message']}), changed nothing: "
+                    f"{_fmt(ev['real']['changed_nothing'])}; held: {spared}")
         counts = ", ".join(f"{k} {v['would']}/{v['deleted']}/{v['disappeared']}" for k, v in ev["counts"].items())
-        return (f"nothing to do → {ev['nothing_to_do']['status']}; dry run / deleted / disappeared: {counts}; "
-                f"held: {spared}")
+        return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; dry run / deleted / disappeared: "
+                f"{counts}; held: {spared}")
     if name == "probe_rollback_race":
         counts = ", ".join(f"{k} {v['first']}+{v['second']}={v['disappeared']}" for k, v in ev["counts"].items())
         return (f"{ev['events']} instances, 2 sessions → {' / '.join(map(str, ev['statuses']))}; the second waited "
                 f"on the first's lock: {_fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}")
     if name == "probe_digest_keyed_on_graph":
-        return (f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; same pieces, other key and kind: "
-                f"{ev['same_pieces_other_key_and_kind']}; rotated order: {ev['same_pieces_rotated']}")
+        verdicts = {True: "yes", False: "NO", None: "not writable"}
+        cases = "; ".join(f"{label}: {verdicts[c['passed']]}" for label, c in ev["cases"].items())
+        return f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; {cases}"
     return _compact(ev)
 
 

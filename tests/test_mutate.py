@@ -267,6 +267,8 @@ def test_equivalents_file_turns_exit_1_into_0_and_the_report_is_strykers(tmp_pat
     assert any(m["status"] == "Killed" and m["killedBy"] for m in mutants)
     markdown = next(tmp_path.glob("mutate-*.md")).read_text()
     assert "## Kill matrix" in markdown and "```diff" in markdown and survivors[0] in markdown
+    assert "Schemas the build created (catalogue compared with a fresh database's): `iu_core`." in markdown
+    assert "Left out: nothing." in markdown
 
     reviewed = tmp_path / "reviewed.toml"
     reviewed.write_text("".join(f'[[equivalent]]\nid = {json.dumps(i)}\nreason = "accepted for this test"\n\n'
@@ -300,3 +302,27 @@ def test_list_prints_the_selected_ids_without_running(tmp_path: Path, iu_config:
     ids = [i for i in ids if i]
     assert ids and all(i.startswith(("fn_iu_piece_graph_digest:", "schema:")) for i in ids)
     assert main(["mutate", "--list", "--function", "no_such_fn"]) == 2
+
+
+def test_discovery_reads_every_schema_the_build_creates(iu_pool: DatabasePool) -> None:
+    """A build with a helper schema (tests/mutate_builds/helper_schema.sql): its sql function and its
+    table's constraints are targets, its internal-language function is listed as left out, with why."""
+    import dataclasses
+
+    config = dataclasses.replace(iu_pool.config, extra_sql=(*iu_pool.config.extra_sql,
+                                                            ROOT / "tests" / "mutate_builds" / "helper_schema.sql"))
+    pool = DatabasePool(iu_pool.server, config)
+    try:
+        database = pool.clone(None)
+        with database.connect(autocommit=True) as conn:
+            found = discover(conn)
+    finally:
+        pool.close()
+    assert found.schemas[0] == "iu_core" and "iu_core_impl" in found.schemas
+    assert "public" not in found.schemas  # nothing of the build's there
+    names = {t.source.name for t in found.functions}
+    assert "iu_core_impl.fn_instance_key" in names
+    assert any(m.target == "iu_core_impl.fn_instance_key" for m in found.mutants())
+    assert any(o.name.startswith("iu_core_impl.helper_note") and o.kind == "check" for o in found.objects)
+    assert [(item.name, item.reason.split(":")[0]) for item in found.left_out] == [
+        ("iu_core_impl.fn_add(a integer, b integer)", "language internal")]

@@ -22,37 +22,22 @@ from harness.config import BUNDLED_SQL_DIR
 from harness.databases import DatabasePool
 from harness.runner import RunResult, run_scenario
 from harness.scenario import load_scenario
+from harness.traceability import read_faults
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS = Path(__file__).resolve().parent / "faults"
 SEED_50000X = ROOT / "scenarios" / "seed-50000x-03.toml"
 BUILDS = {"bundled": BUNDLED_SQL_DIR, "independent": ROOT / "tests" / "builds" / "independent"}
 
-# fault -> invariants that must fail on every build
-CAUGHT_BY = {
-    "manifest_digest_mixes_key.sql": {"digest_equality"},
-    "manifest_digest_mixes_kind.sql": {"probe_digest_keyed_on_graph"},
-    "audit_view_hides_drift.sql": {"digest_equality", "digest_audit_view_agrees"},
-    "orchestrator_opens_gates.sql": {"probe_gated"},
-    "orchestrator_returns_errors.sql": {"probe_bad_input"},
-    "orchestrator_vague_errors.sql": {"probe_bad_input"},
-    "idempotency_check_then_insert.sql": {"probe_race"},
-    "answer_names_another_instance_key.sql": {"answers_as_spec_derives"},
-    "log_row_loses_event_type.sql": {"rows_match_calls"},
-    "duplicate_answer_drops_keys.sql": {"idempotent_replay"},
-    "compose_ignores_its_gate.sql": {"probe_compose_and_lineage"},
-    "rollback_drops_manual_lineage.sql": {"probe_rollback_spares_others"},
-    "rollback_counts_before_it_waits.sql": {"probe_rollback_race"},
-    "iu_key_not_unique.sql": {"spec_catalog"},
-    "audit_view_hides_rows.sql": {"digest_audit_view_agrees"},
-    "duplicate_rewrites_its_log_row.sql": {"idempotent_replay"},
-    "dry_run_rewrites_lineage.sql": {"rollback_dry_run_addressable"},
-    "instance_pieces_swapped.sql": {"instances_reuse_template_pieces"},
-}
+# fault -> invariants that must fail on every build: each fault file's own "-- Caught by:" header line,
+# read by the traceability matrix too (one source of truth).
+DECLARED = {fault.file: fault for fault in read_faults(FAULTS)}
+CAUGHT_BY = {name: set(fault.caught_by) for name, fault in DECLARED.items()}
 
 
-def test_every_fault_file_is_listed() -> None:
+def test_every_fault_file_declares_what_it_violates_and_what_catches_it() -> None:
     assert {p.name for p in FAULTS.glob("*.sql")} == set(CAUGHT_BY)
+    assert all(CAUGHT_BY.values())
 
 
 @pytest.fixture
@@ -79,8 +64,9 @@ def test_both_builds_hold_every_invariant_without_a_fault(build_pool: DatabasePo
                                              for fault in CAUGHT_BY])
 def test_a_spec_fault_is_caught_by_its_invariant(build_pool: DatabasePool) -> None:
     fault = build_pool.config.extra_sql[0].name
-    scenario = load_scenario(SEED_50000X)
-    result = run_scenario(build_pool.clone(scenario.baseline), scenario, 20, pool=build_pool)
+    scenario = load_scenario(ROOT / "scenarios" / f"{DECLARED[fault].scenario}.toml")
+    n = scenario.expect.n if scenario.expect is not None else 20
+    result = run_scenario(build_pool.clone(scenario.baseline), scenario, n, pool=build_pool)
     failed = {r.name for r in result.failed}
     assert not result.passed
     assert CAUGHT_BY[fault] <= failed, f"{fault}: expected {CAUGHT_BY[fault]} to fail; failed: {failed}; " \
@@ -128,6 +114,11 @@ def test_a_conforming_variation_holds_every_invariant(iu_pool: DatabasePool, var
         probe = next(r for r in result.results if r.name == "probe_rollback_spares_others")
         assert str(probe.evidence["planted"]["other_actors_log_row"]).startswith("not plantable on this build")
         assert "shared_instance" not in probe.evidence["spared"]
+    if variation == "rollback_refuses_foreign_log_rows.sql":  # the refusal is taken, measured and said
+        probe = next(r for r in result.results if r.name == "probe_rollback_spares_others")
+        real = probe.evidence["real"]
+        assert real["refused"]["raised"] == "23503" and real["changed_nothing"] is True, real
+        assert str(real["accepted"]).startswith("refused on a state no SPEC function writes"), real
 
 
 def test_a_clear_message_may_quote_the_value_escaped() -> None:

@@ -4,8 +4,9 @@ One module per stage, as cargo-mutants lays it out:
 
 - `syntax`: the tokens (pglast's scanner) and PL/pgSQL statements (pglast's
   PL/pgSQL parser) of one function definition; nothing looks at raw text.
-- `discovery`: reads every function of schema iu_core and the schema's
-  constraints and triggers from the catalogue of a loaded database.
+- `discovery`: reads every schema the build created (iu_core and its helper
+  schemas), their functions, constraints and triggers, from the catalogue of a
+  loaded database, and what it left out with the reason.
 - `mutant`: a mutant is data (target, operator, span, original, replacement)
   with a stable id; applied to an untouched copy of the definition.
 - `operators`: the named mutation operators, registered in one place.

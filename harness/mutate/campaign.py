@@ -28,7 +28,7 @@ from psycopg import sql
 from harness.build_tests import BuildTests, default_tests_dir, load_build_tests, run_build_tests
 from harness.databases import Database
 from harness.errors import HarnessError
-from harness.mutate.discovery import Catalog, discover
+from harness.mutate.discovery import SCHEMA, Catalog, discover
 from harness.mutate.equivalents import Reviewed, load_equivalents
 from harness.mutate.lab import Lab, timeout_for
 from harness.mutate.mutant import Mutant
@@ -159,7 +159,7 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
         tests_began = time.perf_counter()
         test_failures = run_build_tests(database, suite) if suite is not None and clean.passed else []
         clean_s += time.perf_counter() - tests_began
-        covered = _called_functions(database)
+        covered = _called_functions(database, catalog)
     finally:
         session.pool.drop(database.name)
     if not clean.passed:
@@ -181,16 +181,16 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
     return campaign
 
 
-def _called_functions(database: Database, settle_s: float = 2.0) -> set[str] | None:
+def _called_functions(database: Database, catalog: Catalog, settle_s: float = 2.0) -> set[str] | None:
     """Names of the functions the clean run's sessions called. Their statistics reach the shared
     counters when each session ends, a moment after it closes: read until two reads agree."""
     last: set[str] | None = None
     deadline = time.perf_counter() + settle_s
     while time.perf_counter() < deadline:
         with database.connect(autocommit=True) as conn:
-            rows = conn.execute("SELECT funcname FROM pg_stat_user_functions WHERE schemaname = 'iu_core' "
-                                "AND calls > 0").fetchall()
-        now = {name for (name,) in rows}
+            rows = conn.execute("SELECT schemaname, funcname FROM pg_stat_user_functions "
+                                "WHERE schemaname = ANY (%s) AND calls > 0", (catalog.schemas,)).fetchall()
+        now = {name if schema == SCHEMA else f"{schema}.{name}" for schema, name in rows}  # as targets are named
         if now and now == last:
             return now
         last = now

@@ -19,6 +19,7 @@ from typing import Any
 
 from harness import __version__
 from harness.mutate.campaign import Campaign
+from harness.mutate.discovery import Catalog
 from harness.mutate.operators import OPERATORS
 from harness.mutate.outcome import STRYKER_STATUS, Outcome, Status, caught_by_build_tests_only
 
@@ -42,6 +43,21 @@ def _score(outcomes: list[Outcome]) -> str:
 def _counts_row(outcomes: list[Outcome]) -> list[str]:
     counts = Counter(o.status for o in outcomes)
     return [str(counts[s]) for s in STATUS_ORDER] + [str(len(outcomes)), _score(outcomes)]
+
+
+def _what_was_read(catalog: Catalog) -> list[str]:
+    """The schemas discovery read, the targets mutated, and what was left out with the reason."""
+    mutated = [t.source.name for t in catalog.functions if t.syntax is not None]
+    lines = ["", "## What was read", "",
+             "Schemas the build created (catalogue compared with a fresh database's): "
+             + ", ".join(f"`{s}`" for s in catalog.schemas) + ".", "",
+             f"Targets mutated: {len(mutated)} functions (" + ", ".join(f"`{n}`" for n in mutated)
+             + f"), and `schema` ({len(catalog.objects)} constraints, indexes, NOT NULLs and triggers)."]
+    if catalog.left_out:
+        lines += ["", "Left out:", ""] + [f"- `{item.name}`: {item.reason}" for item in catalog.left_out]
+    else:
+        lines += ["", "Left out: nothing."]
+    return lines
 
 
 def _cell(text: str) -> str:
@@ -111,10 +127,7 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
               "| function | caught | timeout | missed | not covered | unviable | total | score |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| `{t}` | " + " | ".join(_counts_row(o)) + " |" for t, o in by_target.items()]
-    not_mutated = [t for t in campaign.catalog.functions if t.syntax is None]
-    if not_mutated:
-        lines += ["", "Not mutated (pglast could not read them): "
-                  + "; ".join(f"`{t.source.name}`: {t.problem}" for t in not_mutated)]
+    lines += _what_was_read(campaign.catalog)
     lines += ["", "## Kill matrix", "", "Which invariant (or run error) caught how many mutants; a mutant "
               "caught by several counts for each.", "", "| caught by | mutants |", "|---|---:|"]
     kills = Counter(name for o in outcomes if o.detected for name in o.caught_by)

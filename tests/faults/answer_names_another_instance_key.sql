@@ -1,6 +1,8 @@
 -- answer_names_another_instance_key.sql: a SPEC-only fault (loaded with --iu-extra-sql on ANY build).
 -- Fault: the 'ok' answer names an instance key that is not 'tpl-inst:auto:' || suffix (the
 -- rows written are right). Must be caught by: answers_as_spec_derives.
+-- Violates: [S1.orch.keys], [S1.orch.answer]
+-- Caught by: answers_as_spec_derives
 
 CREATE FUNCTION iu_core.fault_on_answer(answer jsonb, event_id uuid, suffix text) RETURNS jsonb
 LANGUAGE sql AS $$

@@ -2,6 +2,8 @@
 -- Fault: digests drift (the public digest function mixes in the collection key) and the
 -- build's own v_iu_digest_audit is replaced by one that calls every row fine.
 -- Must be caught by: digest_equality (the harness's own audit) and digest_audit_view_agrees.
+-- Violates: [S1.view.audit], [S1.digest.not-labels]
+-- Caught by: digest_equality, digest_audit_view_agrees
 
 \ir manifest_digest_mixes_key.sql
 

@@ -2,6 +2,8 @@
 -- Fault: the build's own v_iu_digest_audit shows no row at all (every digest is right), so an
 -- operator reading it sees "0 drift" whatever happens. Nothing else is wrong.
 -- Must be caught by: digest_audit_view_agrees (and by it alone).
+-- Violates: [S1.view.audit]
+-- Caught by: digest_audit_view_agrees
 
 DROP VIEW IF EXISTS iu_core.v_iu_digest_audit;
 CREATE VIEW iu_core.v_iu_digest_audit AS

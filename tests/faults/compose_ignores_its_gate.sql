@@ -2,6 +2,8 @@
 -- Fault: fn_iu_compose opens iu_core.composer_enabled for itself and closes it again, so it
 -- composes while the gate is closed. The orchestrator path is untouched.
 -- Must be caught by: probe_compose_and_lineage.
+-- Violates: [S1.compose.gate]
+-- Caught by: probe_compose_and_lineage
 
 ALTER FUNCTION iu_core.fn_iu_compose(text, text, text) RENAME TO fn_iu_compose_before_fault;
 

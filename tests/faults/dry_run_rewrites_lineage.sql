@@ -2,6 +2,8 @@
 -- Fault: the dry run answers right, but first rewrites the actor's lineage rows with the values
 -- they already hold (a way to lock them). Counts and every SPEC column stay as they were;
 -- SPEC says a dry run "changes nothing". Must be caught by: rollback_dry_run_addressable.
+-- Violates: [S1.rollback.dry-nothing]
+-- Caught by: rollback_dry_run_addressable
 
 \ir lib/keep_rollback.sql
 

@@ -3,6 +3,8 @@
 -- values it already holds (an upsert-style "touch": a row lock, a dead tuple, its triggers
 -- fired). Every SPEC column keeps its value, so no fingerprint of the rows sees it; SPEC says
 -- a duplicate "writes nothing". Must be caught by: idempotent_replay (write counters).
+-- Violates: [S1.orch.duplicate]
+-- Caught by: idempotent_replay
 
 CREATE FUNCTION iu_core.fault_on_answer(answer jsonb, event_id uuid, suffix text) RETURNS jsonb
 LANGUAGE plpgsql AS $$

@@ -4,6 +4,8 @@
 -- on the instance key (or writes a second instance) instead of answering 'duplicate'. One
 -- caller at a time never notices; the build's own function still answers every other path.
 -- Must be caught by: probe_race.
+-- Violates: [S1.orch.duplicate-race]
+-- Caught by: probe_race
 
 \ir lib/keep_orchestrator.sql
 

@@ -2,6 +2,8 @@
 -- Fault: an 'ok' call's instance holds its template's pieces, but the IUs of its first two
 -- positions are swapped (same rows per table, same IUs, another order).
 -- Must be caught by: instances_reuse_template_pieces (digest_equality sees it too).
+-- Violates: [S1.compose.instance]
+-- Caught by: instances_reuse_template_pieces
 
 CREATE FUNCTION iu_core.fault_on_answer(answer jsonb, event_id uuid, suffix text) RETURNS jsonb
 LANGUAGE plpgsql AS $$

@@ -3,6 +3,8 @@
 -- function of a scaleout writes an iu row, so only the catalogue shows it.
 -- Must be caught by: spec_catalog. The unique constraint or index is found in the catalogue,
 -- whatever the build named it.
+-- Violates: [S1.tbl.iu]
+-- Caught by: spec_catalog
 
 DO $$
 DECLARE

@@ -1,6 +1,8 @@
 -- log_row_loses_event_type.sql: a SPEC-only fault (loaded with --iu-extra-sql on ANY build).
 -- Fault: the sidecar log row records another event type than the call's (answers, counts and
 -- digests are right). Must be caught by: rows_match_calls.
+-- Violates: [S1.orch.ok]
+-- Caught by: rows_match_calls
 
 CREATE FUNCTION iu_core.fault_on_answer(answer jsonb, event_id uuid, suffix text) RETURNS jsonb
 LANGUAGE plpgsql AS $$

@@ -4,6 +4,8 @@
 -- the public function still stores the right digests; only a harness that recomputes
 -- through SPEC's own function notices. Must be caught by: digest_equality.
 -- Uses SPEC names only: the build's function is kept under another name and wrapped.
+-- Violates: [S1.digest.not-labels]
+-- Caught by: digest_equality
 
 ALTER FUNCTION iu_core.fn_iu_manifest_digest(uuid) RENAME TO fn_iu_manifest_digest_before_fault;
 

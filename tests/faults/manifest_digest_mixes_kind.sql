@@ -4,6 +4,8 @@
 -- template still holds through this function; a collection of another kind with the same
 -- pieces shows it. Must be caught by: probe_digest_keyed_on_graph (and digest_equality
 -- too where the build stores digests it computed without the public function).
+-- Violates: [S1.digest.not-labels]
+-- Caught by: probe_digest_keyed_on_graph
 
 ALTER FUNCTION iu_core.fn_iu_manifest_digest(uuid) RENAME TO fn_iu_manifest_digest_before_fault;
 

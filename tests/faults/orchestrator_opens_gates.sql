@@ -3,6 +3,8 @@
 -- they were. Every scaleout (gates opened by the driver) looks right, and gates read closed
 -- at rest; only a call made while a gate is closed shows it.
 -- Must be caught by: probe_gated.
+-- Violates: [S1.orch.gated]
+-- Caught by: probe_gated
 
 \ir lib/keep_orchestrator.sql
 

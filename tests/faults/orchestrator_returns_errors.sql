@@ -2,6 +2,8 @@
 -- Fault: bad input is answered with a returned error object instead of an error, so the
 -- caller's transaction goes on. A scaleout of valid events never notices.
 -- Must be caught by: probe_bad_input.
+-- Violates: [S1.orch.bad-input], [S1.orch.bad-input-atomic]
+-- Caught by: probe_bad_input
 
 \ir lib/keep_orchestrator.sql
 

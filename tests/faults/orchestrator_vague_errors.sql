@@ -3,6 +3,8 @@
 -- "invalid input": it names neither the argument nor the value, so SPEC's "clear message" is
 -- lost (as when a guard is gone and a constraint's own message is all the caller gets).
 -- Must be caught by: probe_bad_input.
+-- Violates: [S1.orch.bad-input-message]
+-- Caught by: probe_bad_input
 
 \ir lib/keep_orchestrator.sql
 

@@ -3,6 +3,8 @@
 -- concurrent rollback of the same actor, not what it deleted. Alone it is exact; a second
 -- concurrent caller reports rows the first one deleted.
 -- Must be caught by: probe_rollback_race.
+-- Violates: [S1.rollback.real]
+-- Caught by: probe_rollback_race
 
 \ir lib/keep_rollback.sql
 

@@ -2,6 +2,8 @@
 -- Fault: a real rollback also deletes the actor's manual lineage rows (SPEC: it never touches
 -- manual lineage). A scaleout has none, so the run's own rollback looks right.
 -- Must be caught by: probe_rollback_spares_others.
+-- Violates: [S1.rollback.spares]
+-- Caught by: probe_rollback_spares_others
 
 \ir lib/keep_rollback.sql
 
