@@ -69,7 +69,9 @@ def scan_per_call_pool(iu_pool: DatabasePool):
 
 
 def test_a_scan_per_call_fails_the_scaling_test(scan_per_call_pool: DatabasePool) -> None:
-    check = measure_scaling(scan_per_call_pool, load_scenario(SEED), rounds=1)
+    # Median of 3 interleaved rounds (small, large, ...): a burst of load on a shared machine that
+    # hits one short small-N run cannot pull the ratio (x6.7 on a quiet machine) under the x3 threshold.
+    check = measure_scaling(scan_per_call_pool, load_scenario(SEED), rounds=3)
     assert check.passed is False, check.describe()
 
 
