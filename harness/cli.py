@@ -110,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="print the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", parents=[settings], help="run a scenario sweep and write reports")
+    run = commands.add_parser("run", parents=[settings], help="run a scenario sweep and write reports",
+                              epilog="exit codes: 0 every invariant held at every N, 1 an invariant (or the "
+                                     "scaling check) failed, 2 the harness could not run (bad option, scenario, "
+                                     "SQL or server)")
     run.add_argument("scenario", help="scenario file, e.g. scenarios/seed-50000x-03.toml")
     run.add_argument("--n", type=_positive_list("--n"), default=None,
                      help="N to run, comma-separated (default: the scenario's sweep, plus its slow_sweep "

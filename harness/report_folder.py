@@ -72,12 +72,21 @@ def hold_scenario(folder: Path, scenario: str) -> Iterator[None]:
 
 
 def refuse_if_held_elsewhere(folder: Path, scenario: str) -> None:
-    """For writers without a claim of their own (the pytest plugin): refuse while a run holds one."""
+    """For writers without a claim of their own (the pytest plugin): refuse while a run holds one.
+    A shared lock, held for a moment: such writers (pytest-xdist workers) never refuse each other."""
     path = _lock_path(folder, scenario)
     if path in _held or not path.exists():
         return
-    with hold_scenario(folder, scenario):
-        pass
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+        raise HarnessError(f"another run ({holder}) is writing {scenario}'s reports into {folder}",
+                           checked=f"the lock {path}",
+                           fix="wait for it to finish, or give this run its own report folder") from None
+    finally:
+        os.close(fd)
 
 
 def retire_other_sweep(folder: Path, scenario: str, run_id: str | None) -> list[Path]:

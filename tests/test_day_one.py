@@ -23,6 +23,7 @@ from harness.environment import describe_environment
 from harness.errors import HarnessError, ScenarioError, SqlLoadError
 from harness.mutate.equivalents import load_equivalents
 from harness.report import render_markdown, write_report
+from harness.report_folder import refuse_if_held_elsewhere
 from harness.runner import run_scenario
 from harness.scenario import load_scenario
 from harness.servers import embedded
@@ -245,6 +246,10 @@ def test_a_piped_run_prints_progress_and_the_reports_verdict(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "N=20: PASS, 1 not run" in done.stdout  # as the report's heading says
     assert "(PASS, 1 not run)" in (tmp_path / "seed-50000x-03-n20.md").read_text().splitlines()[0]
+    # 10: the README's count of a default report's invariants is this run's.
+    report = json.loads((tmp_path / "seed-50000x-03-n20.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    assert f"one row per named invariant ({len(report['invariants']) + len(report['not_run'])} by default" in readme
     progress = [line for line in done.stdout.splitlines() if line.startswith("  progress: N=20")]
     assert any("provisioning" in line for line in progress), done.stdout
     assert any("/20 · " in line and "s elapsed" in line for line in progress), done.stdout
@@ -313,3 +318,36 @@ def test_a_leftover_server_folder_is_removed_with_a_notice(tmp_path: Path) -> No
             server.placement_notice
     finally:
         server.stop()
+
+
+# -- 10. what --help and the README say -------------------------------------------------------------
+
+def test_help_states_exit_codes_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    assert "exit codes: 0 every invariant held" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["mutate", "--help"])
+    assert "one clone each (default 1)" in capsys.readouterr().out
+
+
+def test_the_readme_gates_no_absolute_time() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "--benchmark-compare-fail=" not in readme  # it failed on identical code back to back
+
+
+def test_a_writer_without_a_claim_is_refused_while_a_run_holds_one(tmp_path: Path) -> None:
+    """The pytest plugin's per-N reports against a CLI run writing the same scenario into the folder."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from harness.report_folder import hold_scenario\n"
+        f"with hold_scenario(Path({str(tmp_path)!r}), 'seed-50000x-03'):\n"
+        "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(HarnessError, match=rf"another run \(pid {holder.pid}\) is writing seed-50000x-03"):
+            refuse_if_held_elsewhere(tmp_path, "seed-50000x-03")
+        refuse_if_held_elsewhere(tmp_path, "scaleout-mixed")  # another scenario's reports: free
+    finally:
+        holder.kill()
+        holder.wait()
+    refuse_if_held_elsewhere(tmp_path, "seed-50000x-03")  # released when its process ended
