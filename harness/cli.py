@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -47,7 +47,7 @@ from harness.workers import write_throughput_report
 EXIT_OK, EXIT_INVARIANT_FAILED, EXIT_HARNESS_ERROR = 0, 1, 2
 
 
-def _positive_list(option: str) -> Any:
+def _positive_list(option: str) -> Callable[[str], tuple[int, ...]]:
     """argparse type for OPTION's comma-separated positive integers, each at most once."""
     def parse(text: str) -> tuple[int, ...]:
         try:
@@ -65,7 +65,7 @@ def _positive_list(option: str) -> Any:
     return parse
 
 
-def _positive(option: str) -> Any:
+def _positive(option: str) -> Callable[[str], int]:
     """argparse type for OPTION's one positive integer."""
     def parse(text: str) -> int:
         try:

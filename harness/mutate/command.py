@@ -65,7 +65,8 @@ def add_parser(commands: argparse._SubParsersAction, settings: argparse.Argument
     mutate.add_argument("--n", type=_positive, default=None,
                         help="N of each run (default: the scenario's pinned N, else its smallest sweep size, "
                              "at most 100)")
-    mutate.add_argument("--jobs", type=_positive, default=1, help="mutants tested in parallel, one clone each (default 1)")
+    mutate.add_argument("--jobs", type=_positive, default=1,
+                        help="mutants tested in parallel, one clone each (default 1)")
     mutate.add_argument("--shard", default=None,
                         help="I/K: test only shard I (0-based) of K, a deterministic round robin")
     mutate.add_argument("--function", dest="functions", nargs="+", default=[], metavar="NAME",
