@@ -1,8 +1,8 @@
 """The report folder: checked before any work, written by one run at a time, never holding a
 sweep of another run beside this run's per-N reports.
 
-- `check_report_dir(path)`: refuse, up front, a folder that is a file, cannot be created or
-  cannot be written (rather than after the first N ran); say when it is created.
+- `check_report_dir(path)`: refuse, up front, a folder that is a file, whose parent is missing,
+  or that cannot be created or written (rather than after the first N ran); say when it is created.
 - `hold_scenario(folder, scenario)`: a run's claim on one scenario's reports in a folder (an
   flock on `.<scenario>.lock`, released when the process ends however it ends); a second run
   writing the same scenario's reports into the same folder is refused instead of interleaved.
@@ -34,8 +34,13 @@ def check_report_dir(path: Path, source: str = "--report-dir") -> str | None:
         raise ConfigError(f"report folder {path} (from {source}) is a file, not a folder",
                           checked="the path is a folder or can be created as one", fix=fix)
     created = not path.exists()
+    parent = path.absolute().parent
+    if created and not parent.is_dir():  # never a tree of folders (at / when run as root) by a typo
+        raise ConfigError(f"report folder {path} (from {source}): its parent {parent} does not exist",
+                          checked="the folder exists, or its parent does (the harness creates one level)",
+                          fix=f"create it first (mkdir -p {path}), or {fix[0].lower()}{fix[1:]}")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".iu-harness-write-check-"):
             pass
     except OSError as exc:

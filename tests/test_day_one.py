@@ -138,6 +138,15 @@ def test_an_unwritable_report_dir_is_refused_up_front(where: str, tmp_path: Path
     assert "internal error" not in err and "Phase E" not in out  # refused before the run began
 
 
+def test_a_report_dir_is_created_one_level_deep_and_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deep = tmp_path / "missing" / "reports"
+    code, out, err = run_main(capsys, "run", str(SEED), "--n", "3000000000", "--report-dir", str(deep))
+    assert code == cli.EXIT_HARNESS_ERROR and f"its parent {deep.parent} does not exist" in err, err
+    assert not deep.parent.exists()
+    code, out, err = run_main(capsys, "run", str(SEED), "--n", "3000000000", "--report-dir", str(deep.parent))
+    assert f"report folder {deep.parent} did not exist: created" in out and deep.parent.is_dir()
+
+
 # -- 4. each run's reports its own ------------------------------------------------------------------
 
 def _run_id(path: Path) -> str:
