@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.report import _compact
+from harness.report import _compact, verdict
 from harness.runner import RunResult
 from harness.scaling import SweepPoint
 
@@ -44,7 +44,7 @@ def summary_rows(results: list[RunResult], points: list[SweepPoint]) -> list[lis
     rows = []
     for result, point in zip(results, points, strict=True):
         timed = point.calls_s > 0
-        rows.append([f"{result.n:,}", "PASS" if result.passed else "FAIL",
+        rows.append([f"{result.n:,}", verdict(result),
                      ", ".join(r.name for r in result.failed) or "-",
                      f"{point.instances_per_s:,.0f}" if timed else "-",
                      f"{point.per_instance_us:.1f}" if timed else "-", fraction(point.rate_vs_minimal),

@@ -11,10 +11,11 @@ import dataclasses
 import signal
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from rich.console import Console
@@ -27,12 +28,14 @@ from harness.config import SETTINGS, HarnessConfig, resolve_config
 from harness.conformance import conformance_rows
 from harness.durations import format_duration, parse_duration
 from harness.environment import describe_environment, peak_rss_mb
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ScenarioError
 from harness.floor import BUILD_AT_SAMPLE, FLOOR_KINDS, FLOOR_SAMPLE_N, FloorTiming, measure_floors
 from harness.janitor import STALE, SweepResult, sweep
 from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
+from harness.report import verdict as report_verdict
 from harness.report import write_report
+from harness.report_folder import check_report_dir, hold_scenario
 from harness.resources import ResourceLimits
 from harness.runner import RunResult, run_scenario
 from harness.scaling import ScalingCheck, SweepPoint, check_scaling, growth_exponent, verdict, write_sweep_report
@@ -40,29 +43,50 @@ from harness.scenario import Scenario, discover_scenarios, load_scenario
 from harness.servers.pg_binaries import version_labels
 from harness.session import HarnessSession
 from harness.sql_loader import BUNDLED_BASELINE_DIR
+from harness.terminal import PlainProgress, make_console, styled
 from harness.workers import write_throughput_report
 
 EXIT_OK, EXIT_INVARIANT_FAILED, EXIT_HARNESS_ERROR = 0, 1, 2
 
 
-def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--n takes positive integers separated by commas, got {text!r}") from exc
-    if not sizes or any(n <= 0 for n in sizes):
-        raise argparse.ArgumentTypeError(f"--n takes positive integers separated by commas, got {text!r}")
-    return sizes
+def _positive_list(option: str) -> Callable[[str], tuple[int, ...]]:
+    """argparse type for OPTION's comma-separated positive integers, each at most once."""
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            sizes = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{option} takes positive integers separated by commas, "
+                                             f"got {text!r}") from exc
+        if not sizes or any(n <= 0 for n in sizes):
+            raise argparse.ArgumentTypeError(f"{option} takes positive integers separated by commas, got {text!r}")
+        twice = sorted({n for n in sizes if sizes.count(n) > 1})
+        if twice:
+            raise argparse.ArgumentTypeError(f"{option} names {', '.join(f'{n:,}' for n in twice)} more than once "
+                                             f"in {text!r}: each value is run once; list it once")
+        return sizes
+    return parse
 
 
-def _floor_sample(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"--floor-sample takes a positive integer, got {text!r}")
-    return value
+def _positive(option: str) -> Callable[[str], int]:
+    """argparse type for OPTION's one positive integer."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{option} takes a positive integer, got {text!r}")
+        return value
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, plus the way out when a value starting with '-' was read as an option."""
+
+    def error(self, message: str) -> NoReturn:
+        if "expected one argument" in message:
+            message += " (a value that starts with '-' is read as an option: write it as --option=VALUE)"
+        super().error(message)
 
 
 def _duration(text: str) -> timedelta:
@@ -73,7 +97,7 @@ def _duration(text: str) -> timedelta:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="iu-harness", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="iu-harness", description=__doc__.splitlines()[0])
     # The settings are accepted before or after the subcommand; the subcommand's copies
     # default to SUPPRESS so they never overwrite a value given before it.
     settings = argparse.ArgumentParser(add_help=False)
@@ -82,11 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
         help_text = f"{setting.help} [env: {setting.env}]"
         group.add_argument(setting.flag, dest=setting.key, default=argparse.SUPPRESS, help=help_text)
         parser.add_argument(setting.flag, dest=setting.key, default=None, help=argparse.SUPPRESS)
+    # --debug, before or after the subcommand: an internal error prints its traceback too.
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
+    settings.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="print the traceback of an internal error")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", parents=[settings], help="run a scenario sweep and write reports")
+    run = commands.add_parser("run", parents=[settings], help="run a scenario sweep and write reports",
+                              epilog="exit codes: 0 every invariant held at every N, 1 an invariant (or the "
+                                     "scaling check) failed, 2 the harness could not run (bad option, scenario, "
+                                     "SQL or server)")
     run.add_argument("scenario", help="scenario file, e.g. scenarios/seed-50000x-03.toml")
-    run.add_argument("--n", type=_sizes, default=None,
+    run.add_argument("--n", type=_positive_list("--n"), default=None,
                      help="N to run, comma-separated (default: the scenario's sweep, plus its slow_sweep "
                           "up to --iu-max-n)")
     run.add_argument("--report-dir", default=None,
@@ -96,11 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-floor", dest="floor", action="store_false",
                      help="skip timing the floors (set-based INSERTs and the minimal orchestrator, with "
                           "the build's orchestrator timed beside it)")
-    run.add_argument("--floor-sample", type=_floor_sample, default=FLOOR_SAMPLE_N, metavar="N",
+    run.add_argument("--floor-sample", type=_positive("--floor-sample"), default=FLOOR_SAMPLE_N, metavar="N",
                      help=f"time the floors, and the build's orchestrator beside the minimal one, at min(N of "
                           f"the run, this) instances (default {FLOOR_SAMPLE_N:,}); as large as the run's N "
                           "compares them at the very same N")
-    run.add_argument("--workers", type=_sizes, default=None,
+    run.add_argument("--workers", type=_positive_list("--workers"), default=None,
                      help="run the sweep once per K concurrent workers, e.g. 1,2 (overrides the scenario's "
                           "workers; writes <scenario>-k<K>-* reports and <scenario>-workers.md with throughput "
                           "per K)")
@@ -122,10 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
                                help="profile one scenario at one N on a throwaway server with pg_stat_statements: "
                                     "per-statement, per-function and foreign-key costs per instance")
     prof.add_argument("scenario", help="scenario file, e.g. scenarios/scaleout-mixed.toml")
-    prof.add_argument("--n", type=int, default=1000, help="instances (default 1000)")
+    prof.add_argument("--n", type=_positive("--n"), default=1000, help="instances (default 1000)")
     prof.add_argument("--minimal", action="store_true",
                       help="profile the minimal-orchestrator floor instead of the build's orchestrator")
-    prof.add_argument("--top", type=int, default=25, help="statements shown per pass (default 25)")
+    prof.add_argument("--top", type=_positive("--top"), default=25, help="statements shown per pass (default 25)")
     prof.add_argument("--parts", action="store_true",
                       help="also time the parts of a call alone (SET clauses, argument checks, JSON, digest, ids)")
     listing = commands.add_parser("list", help="list the scenarios of a folder")
@@ -150,10 +181,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
     sizes = args.n or scenario.sizes_within(config.max_n)
     report_dir = Path(args.report_dir) if args.report_dir else config.report_dir
-    if len(config.pg) > 1:
-        return _run_matrix(args, console, scenario, config, sizes, report_dir)
-    results, points, _, held = _run_sweep(args, console, scenario, HarnessSession(config, max(sizes)), sizes,
-                                          report_dir)
+    created = check_report_dir(report_dir, "--report-dir" if args.report_dir else "--iu-report-dir")
+    if created:
+        console.print(created)
+    with hold_scenario(report_dir, scenario.name):  # one run at a time writes this scenario's reports here
+        if len(config.pg) > 1:
+            return _run_matrix(args, console, scenario, config, sizes, report_dir)
+        results, points, _, held = _run_sweep(args, console, scenario, HarnessSession(config, max(sizes)), sizes,
+                                              report_dir)
     append_step_summary(sweep_summary_markdown(f"{scenario.name}: invariants per N", results, points))
     console.print(f"whole command (every N, its invariants, probes, replay, rollbacks, floors and reports): "
                   f"{time.perf_counter() - began:,.1f} s")
@@ -171,8 +206,8 @@ def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, s
     sweeps: list[tuple[Scenario, list[RunResult], list[SweepPoint], ScalingCheck]] = []
     environment: dict[str, Any] = {}
     try:
-        console.print(f"[bold]{scenario.name}[/] · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}"
-                      + (f" · workers K = {', '.join(map(str, args.workers))}" if args.workers else ""))
+        console.print(styled((scenario.name, "bold"), f" · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}"
+                             + (f" · workers K = {', '.join(map(str, args.workers))}" if args.workers else "")))
         environment = describe_environment(session)
         console.print(f"{environment['backend']} PostgreSQL {environment['server_version']} · "
                       f"sql-dir {environment['sql_dir']} · extra-sql {environment['extra_sql']}")
@@ -202,13 +237,16 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
     """One scenario at every N: reports per N, the sweep report and its scaling check."""
     results: list[RunResult] = []
     points: list[SweepPoint] = []
+    plain = PlainProgress(console)  # CI logs: rich's bar shows nothing there
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         for n in sizes:
             task = progress.add_task(f"N={n:,} provisioning", total=n)
+            plain.update(f"N={n:,} provisioning")
 
             def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
                 progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
+                plain.update(f"N={n:,} {stage}", done, total)
 
             try:
                 database = session.pool.clone(scenario.baseline)
@@ -217,8 +255,10 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
                 session.pool.drop(database.name)
                 floors: dict[str, FloorTiming] = {}
                 if args.floor:
-                    progress.update(task, description=f"N={n:,} floors at {min(n, args.floor_sample):,}: set-based "
-                                                      "INSERTs, then minimal and build orchestrators side by side")
+                    floors_phase = (f"N={n:,} floors at {min(n, args.floor_sample):,}: set-based INSERTs, then "
+                                    "minimal and build orchestrators side by side")
+                    progress.update(task, description=floors_phase)
+                    plain.update(floors_phase)
                     floors, floor_failures = measure_floors(session.pool, scenario, n, args.floor_sample)
                     for kind, reason in floor_failures.items():
                         console.print(f"  N={n:,}: '{kind}' could not be timed at the floors' size: {reason}")
@@ -256,14 +296,13 @@ def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, s
             results.append(result)
             points.append(point)
             speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
-            console.print(f"  N={n:,}: {'[green]PASS[/]' if result.passed else '[red]FAIL[/]'} · "
-                          f"{speed} · report {path}")
+            console.print(styled(f"  N={n:,}: ", (report_verdict(result), "green" if result.passed else "red"),
+                                 f" · {speed} · report {path}"))
     scaling = check_scaling(points, scenario.scaling_threshold, scenario.scaling_min_step)
     if len(points) > 1:
         sweep = write_sweep_report(scenario.name, points, report_dir, environment, scaling)
         console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
-        console.print(("[red]" if scaling.passed is False else "") + scaling.describe()
-                      + ("[/]" if scaling.passed is False else ""))
+        console.print(styled((scaling.describe(), "red" if scaling.passed is False else "")))
     return scenario, results, points, scaling
 
 
@@ -277,8 +316,8 @@ def _print_results(scenario: Scenario, results: list[RunResult], points: list[Sw
     console.print(table)
     for result in results:
         for failure in result.failed:
-            console.print(f"[red]N={result.n:,} {failure.name}[/]: {failure.description}\n"
-                          f"  evidence: {failure.evidence}")
+            console.print(styled((f"N={result.n:,} {failure.name}", "red"),
+                                 f": {failure.description}\n  evidence: {failure.evidence}"))
     return bool(results) and all(r.passed for r in results)
 
 
@@ -296,7 +335,7 @@ def _run_matrix(args: argparse.Namespace, console: Console, scenario: Scenario, 
                                                                     report_dir / label)
         except HarnessError as exc:  # this version could not run; the others still do
             run.error = str(exc)
-            console.print(f"[red]{label}: could not run:[/] {exc}")
+            console.print(styled((f"{label}: could not run:", "red"), f" {exc}"))
         if run.results:
             append_step_summary(sweep_summary_markdown(f"{scenario.name} on {label}: invariants per N",
                                                        run.results, run.points))
@@ -368,15 +407,15 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     for column in ("area", "item", "result", "detail", "how to fix"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        result = "[green]ok[/]" if row.ok else f"[red]{row.status.upper()}[/]"
+        result = styled(("ok", "green") if row.ok else (row.status.upper(), "red"))
         table.add_row(row.area, row.item, result, row.detail, row.fix)
     console.print(table)
     failed = [row for row in rows if not row.ok]
     if failed:
-        console.print(f"[red]{len(failed)} of {len(rows)} checks are missing or different[/]: "
-                      + "; ".join(row.item for row in failed))
+        console.print(styled((f"{len(failed)} of {len(rows)} checks are missing or different", "red"),
+                             ": " + "; ".join(row.item for row in failed)))
         return EXIT_INVARIANT_FAILED
-    console.print(f"[green]conforms[/]: all {len(rows)} checks ok")
+    console.print(styled(("conforms", "green"), f": all {len(rows)} checks ok"))
     return EXIT_OK
 
 
@@ -413,8 +452,6 @@ def cmd_mutate(args: argparse.Namespace, console: Console) -> int:
 def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     from harness import profile
 
-    if args.n <= 0:
-        raise HarnessError(f"--n must be positive, got {args.n}")
     config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
     result = profile.profile_scenario(config, load_scenario(args.scenario), args.n, minimal=args.minimal,
                                       top=args.top, parts=args.parts)
@@ -423,7 +460,11 @@ def cmd_profile(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
-    for scenario in discover_scenarios(args.folder):
+    scenarios = discover_scenarios(args.folder)
+    if not scenarios:
+        raise ScenarioError(f"{args.folder} holds no scenario file", checked=f"glob {args.folder}/*.toml",
+                            fix="pass the folder of your scenario .toml files, e.g. scenarios")
+    for scenario in scenarios:
         slow = f" (+ slow {', '.join(map(str, scenario.slow_sweep))})" if scenario.slow_sweep else ""
         console.print(f"{scenario.path}: {scenario.title} · baseline {scenario.baseline} · "
                       f"N {', '.join(map(str, scenario.sweep))}{slow}")
@@ -465,7 +506,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     else:
         console.print(f"dropped {len(result.dropped)} of {stale} stale; {len(result.verdicts)} listed")
     for name, why in result.not_dropped.items():
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: not dropped:[/] {name}: {why}")
+        make_console(stderr=True).print(styled(("iu-harness: not dropped:", "red"), f" {name}: {why}"))
     return EXIT_HARNESS_ERROR if result.not_dropped else EXIT_OK
 
 
@@ -476,22 +517,31 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = build_parser().parse_args(argv)
-    # Pipelines are not terminals: keep a wide, unwrapped layout there instead of rich's 80 columns.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140, soft_wrap=True)
+    console = make_console()
+    errors = make_console(stderr=True)
     try:
         commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate,
                     "sweep": cmd_sweep, "profile": cmd_profile}
         return commands[args.command](args, console)
     except HarnessError as exc:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]iu-harness: error:[/] {exc}")
+        errors.print(styled(("iu-harness: error:", "red"), f" {exc}"))
         return EXIT_HARNESS_ERROR
     except KeyboardInterrupt:
-        Console(stderr=True).print("iu-harness: interrupted")
+        errors.print("iu-harness: interrupted")
         return 130
     except Exception as exc:
-        Console(stderr=True, highlight=False).print(
-            f"[red]iu-harness: internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
+        if args.debug:
+            errors.print(traceback.format_exc(), end="")
+        errors.print(styled(("iu-harness: internal error:", "red"), f" {describe_internal_error(exc)}"))
         return EXIT_HARNESS_ERROR
+
+
+def describe_internal_error(exc: BaseException) -> str:
+    """What raised and where (the innermost frame), and how to see the rest."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (raised at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return (f"{type(exc).__name__}: {exc}{where}; fix: rerun with --debug for the traceback, "
+            "and report it with the command line")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from harness.session import HarnessSession
 def describe_environment(session: HarnessSession) -> dict[str, Any]:
     config = session.config
     return {
+        "run_id": session.pool.run_id,  # in every report and sweep of this run (never in a snapshot)
         "backend": config.backend,
         "server_version": session.server.version,
         **session.server.details(),

@@ -244,12 +244,16 @@ def render(profile: Profile, console: Any) -> None:
     """Print each pass's statements and functions, per instance, as rich tables."""
     from rich.table import Table
 
-    console.print(f"[bold]{profile.scenario}[/] at N={profile.n:,} · {profile.function} · "
-                  f"PostgreSQL {profile.server_version} (pg_stat_statements, track = all)")
+    from harness.terminal import styled
+
+    console.print(styled((profile.scenario, "bold"),
+                         f" at N={profile.n:,} · {profile.function} · "
+                         f"PostgreSQL {profile.server_version} (pg_stat_statements, track = all)"))
     for p in profile.passes:
-        console.print(f"\n[bold]{p.name}[/]: {p.seconds:.3f} s, {p.per_instance_us:.1f} us per instance; "
-                      f"foreign-key queries {p.fk_calls / p.n:.1f} per instance, "
-                      f"{p.fk_ms * 1000 / p.n:.1f} us per instance")
+        console.print(styled("\n", (p.name, "bold"),
+                             f": {p.seconds:.3f} s, {p.per_instance_us:.1f} us per instance; "
+                             f"foreign-key queries {p.fk_calls / p.n:.1f} per instance, "
+                             f"{p.fk_ms * 1000 / p.n:.1f} us per instance"))
         table = Table(title="statements (a statement's time includes what it calls)")
         for column in ("us / instance", "calls / instance", "us / call", "top", "statement"):
             table.add_column(column, overflow="fold")

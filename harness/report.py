@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.invariants import InvariantResult
+from harness.report_folder import refuse_if_held_elsewhere, retire_other_sweep
 from harness.resources import FAIL, MEASURED, NOT_RUN, ResourceReport, ResourceRow
 from harness.runner import RunResult
 from harness.scenario import SPEC_TABLES
@@ -469,6 +470,9 @@ def write_report(result: RunResult, report_dir: str | Path, environment: dict[st
     """Write `<dir>/<scenario>-n<N>.md` and `.json`; returns the Markdown path."""
     folder = Path(report_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    # Never beside a sweep of another run, never into a folder another run is writing this scenario to.
+    refuse_if_held_elsewhere(folder, result.scenario.name)
+    retire_other_sweep(folder, result.scenario.name, (environment or {}).get("run_id"))
     md = folder / f"{report_stem(result)}.md"
     md.write_text(render_markdown(result, timings=True, environment=environment) + "\n", encoding="utf-8")
     (folder / f"{report_stem(result)}.json").write_text(

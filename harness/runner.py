@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,11 +26,11 @@ import psycopg
 from harness import db_state, probes, resources, workers
 from harness.conformance import require_runnable
 from harness.databases import BaselineClones, Database, DatabasePool
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ScenarioError
 from harness.invariants import PHASES, InvariantResult, invariants_for, load_plugin_invariants
 from harness.run_context import CheckNotRun, Clones, RunContext
 from harness.scenario import SPEC_TABLES, MixItem, Scenario
-from harness.spec_calls import set_gates
+from harness.spec_calls import call_orchestrator_once, set_gates
 
 assert probes and resources and workers  # imported for their @invariant registrations
 
@@ -258,6 +259,7 @@ def _preflight(ctx: RunContext) -> None:
             raise HarnessError(f"scenario {scenario.name}: template {key!r} has kind {kind!r}, "
                                f"the scenario says {item.kind!r}", fix="fix mix.kind")
         ctx.pieces[key] = pieces
+    _refuse_undefined_emit_mode(conn, scenario)
     existing = conn.execute("""
         SELECT (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log WHERE actor = %(a)s)
              + (SELECT count(*) FROM iu_core.iu_collection_template_instance_lineage WHERE actor = %(a)s)""",
@@ -272,6 +274,29 @@ def _preflight(ctx: RunContext) -> None:
     if taken and taken[0]:
         raise HarnessError(f"{taken[0]} of the scenario's instance keys already exist in this database",
                            fix="change the mix's suffix patterns")
+
+
+def _refuse_undefined_emit_mode(conn: psycopg.Connection, scenario: Scenario) -> None:
+    """A scenario's emit_mode the build refuses while it takes 'live' (SPEC: the one every build defines)
+    is a mistake in the scenario (exit 2), not a failed invariant: one call of each, rolled back."""
+    if scenario.emit_mode == "live":
+        return
+    item = scenario.mix[0]
+    refusals: dict[str, str] = {}
+    with conn.transaction(force_rollback=True):
+        set_gates(conn, True)
+        for mode in ("live", scenario.emit_mode):
+            try:
+                with conn.transaction():
+                    call_orchestrator_once(conn, str(uuid.uuid4()), scenario.event_type, item.template,
+                                           f"iu-harness-emit-mode-check-{mode}", scenario.actor, mode)
+            except psycopg.Error as exc:
+                refusals[mode] = f"{exc.sqlstate}: {(exc.diag.message_primary or str(exc)).strip()}"
+    if scenario.emit_mode in refusals and "live" not in refusals:
+        raise ScenarioError(f"{scenario.path}: field scenario.emit_mode: the build refuses {scenario.emit_mode!r} "
+                            f"({refusals[scenario.emit_mode]}) while it takes 'live'",
+                            checked=f"one call of each, rolled back, with template {item.template!r}",
+                            fix="use 'live' or an emit_mode this build defines")
 
 
 def create_plan(ctx: RunContext) -> None:

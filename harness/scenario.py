@@ -163,6 +163,9 @@ class _Fields:
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
+    if path.is_dir():
+        raise ScenarioError(f"scenario file {path} is a folder, not a file",
+                            fix=f"pass one of its .toml files (`iu-harness list {path}` lists them)")
     if not path.is_file():
         raise ScenarioError(f"scenario file {path} does not exist",
                             fix="pass a path such as scenarios/seed-50000x-03.toml")
@@ -208,7 +211,11 @@ def load_scenario(path: str | Path) -> Scenario:
                 base = str(uuid.UUID(str(base)))  # canonical 8-4-4-4-12 form, as the SQL plan slices it
             except ValueError:
                 item.fail("event_id_base", "a UUID", base)
-        mix.append(MixItem(template=item.text("template"), kind=kind, version=item.text("version"),
+        template, version = item.text("template"), item.text("version")
+        keyed = template.rsplit("/", 1)[1] if "/" in template else None
+        if keyed is not None and keyed != version:  # the key names its version (tpl:.../v1): they must agree
+            item.fail("version", f"{keyed!r}, the version the template key {template!r} ends with", version)
+        mix.append(MixItem(template=template, kind=kind, version=version,
                            weight=weight, suffix=suffix, event_id_base=base))
     templates = [m.template for m in mix]
     if len(set(templates)) != len(templates):
@@ -225,6 +232,9 @@ def load_scenario(path: str | Path) -> Scenario:
         n = ex.table.get("n")
         if not isinstance(n, int) or n <= 0:
             ex.fail("n", "a positive integer (the N these pins hold at)", n)
+        runs_at = set(head.positive_ints("sweep", required=True)) | set(head.positive_ints("slow_sweep", False))
+        if n not in runs_at:  # pins at an N no sweep runs would never be checked
+            ex.fail("n", f"an N of sweep or slow_sweep {sorted(runs_at)} (else the pins are never checked)", n)
         for key, allowed in (("counts", set(SPEC_TABLES)), ("template_summary", None),
                              ("digest_audit", {"drift", "ok", "total"})):
             table = ex.table.get(key, {})
@@ -321,4 +331,7 @@ def _scaling_fields(head: _Fields) -> dict[str, Any]:
 
 
 def discover_scenarios(folder: str | Path) -> list[Scenario]:
+    if not Path(folder).is_dir():
+        raise ScenarioError(f"scenario folder {folder} " + ("is a file" if Path(folder).exists() else "does not exist"),
+                            fix="pass the folder of your scenario .toml files, e.g. scenarios")
     return [load_scenario(p) for p in sorted(Path(folder).glob("*.toml"))]

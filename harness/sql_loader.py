@@ -8,6 +8,7 @@ includes are followed, so baselines stay loadable by psql itself.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,24 @@ class Statement:
     path: Path
     line: int
     sql: str
+    #: The line `sql` begins on (before its leading blanks and comments), to turn offsets into lines.
+    text_line: int = 0
+
+    def line_at(self, offset: int) -> int:
+        """The file line of the character at `offset` (0-based) in `sql`."""
+        return (self.text_line or self.line) + self.sql.count("\n", 0, offset)
+
+    def error_line(self, diag: psycopg.errors.Diagnostic) -> int:
+        """The line PostgreSQL's error points at: its position in the statement, or its position in an
+        internal query (e.g. a PL/pgSQL body's statement) found in the statement; else the first line."""
+        with contextlib.suppress(TypeError, ValueError):
+            if diag.statement_position:
+                return self.line_at(int(diag.statement_position) - 1)
+            if diag.internal_position and diag.internal_query:
+                at = self.sql.find(diag.internal_query)
+                if at >= 0:
+                    return self.line_at(at + int(diag.internal_position) - 1)
+        return self.line
 
     @property
     def first_line(self) -> str:
@@ -49,20 +68,23 @@ def resolve_baseline(config: HarnessConfig, name: str) -> Path:
         raise SqlLoadError(f"baseline name {name!r} is not a plain file stem",
                            checked="letters, digits, '.', '_' and '-' only",
                            fix="name a file of harness/sql/baselines without its .sql suffix")
-    for folder in (config.sql_dir / "baselines", BUNDLED_BASELINE_DIR):
+    folders = [(config.sql_dir / "baselines").resolve()]
+    if BUNDLED_BASELINE_DIR.resolve() not in folders:  # the bundled build: one folder, named once
+        folders.append(BUNDLED_BASELINE_DIR.resolve())
+    for folder in folders:
         candidate = folder / f"{name}.sql"
         if candidate.is_file():
             return candidate
-    known = sorted(p.stem for p in BUNDLED_BASELINE_DIR.glob("*.sql"))
+    known = sorted({p.stem for folder in folders for p in folder.glob("*.sql")})
     raise SqlLoadError(f"unknown baseline {name!r}",
-                       checked=f"{config.sql_dir / 'baselines'} and {BUNDLED_BASELINE_DIR}",
-                       fix=f"use one of {', '.join(known)} or add {name}.sql to your <sql-dir>/baselines")
+                       checked=" and ".join(f"{folder}/{name}.sql" for folder in folders),
+                       fix=f"use one of {', '.join(known)} or add {name}.sql to {folders[0]}")
 
 
 def split_statements(text: str, path: Path, _depth: int = 0) -> Iterator[Statement]:
     """Yield the statements of an SQL script, following psql includes."""
     i, n = 0, len(text)
-    start, line, start_line = 0, 1, 1
+    start, line, start_line, text_line = 0, 1, 1, 1
     at_line_start = True
     has_code = False  # has the current statement anything but comments and blanks yet?
 
@@ -87,7 +109,7 @@ def split_statements(text: str, path: Path, _depth: int = 0) -> Iterator[Stateme
                 raise SqlLoadError(f"{path}:{line}: included file {match.group(2)} not found",
                                    checked=f"{target}", fix="fix the include path (relative to the file)")
             yield from split_statements(target.read_text(encoding="utf-8"), target, _depth + 1)
-            i, start = end, end
+            i, start, text_line = end, end, line
             continue
         if ch == "\n":
             line += 1
@@ -143,11 +165,11 @@ def split_statements(text: str, path: Path, _depth: int = 0) -> Iterator[Stateme
         if ch == ";":
             sql = text[start : i + 1]
             if has_code and sql.strip(" \t\r\n;"):
-                yield Statement(path, start_line, sql)
-            start, has_code = i + 1, False
+                yield Statement(path, start_line, sql, text_line)
+            start, has_code, text_line = i + 1, False, line
         i += 1
     if has_code:
-        yield Statement(path, start_line, text[start:])
+        yield Statement(path, start_line, text[start:], text_line)
 
 
 def load_files(conn: psycopg.Connection, files: Sequence[Path]) -> int:
@@ -171,7 +193,7 @@ def load_files(conn: psycopg.Connection, files: Sequence[Path]) -> int:
                     conn.execute(statement.sql.encode())
                 except psycopg.Error as exc:
                     diag = exc.diag
-                    where = f"{statement.path}:{statement.line}"
+                    where = f"{statement.path}:{statement.error_line(diag)}"
                     detail = (diag.message_primary or str(exc)).strip()
                     context = f" (context: {diag.context.strip()})" if diag.context else ""
                     raise SqlLoadError(

@@ -4,9 +4,10 @@ Each round gets a fresh clone and plan (setup, not timed); the timed part is
 the seeds' driver: open gates, the orchestrator for every event, close gates,
 COMMIT. extra_info carries N, per-instance cost, the set-based floor and the
 orchestrator/floor ratio, server version and backend. Save runs with
-`--benchmark-autosave` (to reports/benchmarks) and gate regressions with
-`--benchmark-compare --benchmark-compare-fail=mean:25%`. Nothing here asserts
-a speed: speed is shown, not tested, on these shared machines.
+`--benchmark-autosave` (to reports/benchmarks) and read the change with
+`--benchmark-compare`; no gate (`--benchmark-compare-fail`): identical code timed
+back to back differed by +117 % in the mean here. Nothing here asserts a speed:
+speed is shown, not tested, on these shared machines (README, "Timings and regressions").
 """
 
 from __future__ import annotations

@@ -121,11 +121,11 @@ def test_an_absent_major_gets_one_line_naming_the_extra(monkeypatch: pytest.Monk
     assert str(tmp_path / "pg16" / "bin") in message  # says where it looked
 
 
-def test_an_absent_major_via_the_cli_exits_2_with_the_debian_package() -> None:
+def test_an_absent_major_via_the_cli_exits_2_with_the_debian_package(tmp_path: Path) -> None:
     absent = next((m for m in range(MIN_PG_MAJOR, 15) if not installed(m)), None)
     if absent is None:
         pytest.skip("every major from 13 to 14 is installed here")
-    done = run_cli("run", str(SEED), "--iu-pg", f"17,{absent}", "--no-floor", "--report-dir", "/nonexistent/x")
+    done = run_cli("run", str(SEED), "--iu-pg", f"17,{absent}", "--no-floor", "--report-dir", str(tmp_path))
     assert done.returncode == 2, done.stdout + done.stderr
     error_lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(error_lines) == 1, done.stderr

@@ -69,7 +69,10 @@ def scan_per_call_pool(iu_pool: DatabasePool):
 
 
 def test_a_scan_per_call_fails_the_scaling_test(scan_per_call_pool: DatabasePool) -> None:
-    check = measure_scaling(scan_per_call_pool, load_scenario(SEED), rounds=1)
+    # A fault far above the noise (the fault file) and the median of 3 interleaved rounds (small, large,
+    # ...): a burst of load that hits one short small-N run cannot pull the ratio under the x3 threshold
+    # (one round once measured x2.46 at load 3; now x5.6 and x6.5 at load 8 on 2 cores).
+    check = measure_scaling(scan_per_call_pool, load_scenario(SEED), rounds=3)
     assert check.passed is False, check.describe()
 
 

@@ -224,7 +224,7 @@ def test_load_files_reports_file_line_and_sqlstate(empty_db: psycopg.Connection,
     with pytest.raises(SqlLoadError) as info:
         load_files(empty_db, [good, bad])
     message = str(info.value)
-    assert f"{bad}:4: statement failed" in message
+    assert f"{bad}:5: statement failed" in message  # the line PostgreSQL's error position points at
     assert 'relation "missing_table" does not exist' in message
     assert "SQLSTATE 42P01" in message
     assert "statement starts: INSERT INTO" in message

@@ -30,6 +30,7 @@ from harness.mutate.output import write_reports
 from harness.mutate.shard import parse_shard
 from harness.scenario import load_scenario
 from harness.session import HarnessSession
+from harness.terminal import styled
 
 DEFAULT_SCENARIO = "scenarios/seed-50000x-03.toml"
 EXIT_OK, EXIT_SURVIVORS = 0, 1
@@ -64,7 +65,8 @@ def add_parser(commands: argparse._SubParsersAction, settings: argparse.Argument
     mutate.add_argument("--n", type=_positive, default=None,
                         help="N of each run (default: the scenario's pinned N, else its smallest sweep size, "
                              "at most 100)")
-    mutate.add_argument("--jobs", type=_positive, default=1, help="mutants tested in parallel, one clone each")
+    mutate.add_argument("--jobs", type=_positive, default=1,
+                        help="mutants tested in parallel, one clone each (default 1)")
     mutate.add_argument("--shard", default=None,
                         help="I/K: test only shard I (0-based) of K, a deterministic round robin")
     mutate.add_argument("--function", dest="functions", nargs="+", default=[], metavar="NAME",
@@ -111,9 +113,10 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
             console.print(list_mutants(selected_mutants(read_catalog(session, scenario.baseline), options)), end="")
             return EXIT_OK
         environment = describe_environment(session)
-        console.print(f"[bold]mutate[/] {scenario.name} at N={options.n or default_n(scenario)} · "
-                      f"{environment['backend']} PostgreSQL {environment['server_version']} · "
-                      f"sql-dir {environment['sql_dir']}")
+        console.print(styled(("mutate", "bold"),
+                             f" {scenario.name} at N={options.n or default_n(scenario)} · "
+                             f"{environment['backend']} PostgreSQL {environment['server_version']} · "
+                             f"sql-dir {environment['sql_dir']}"))
         campaign = prepare(session, options)
         tests = campaign.build_tests
         console.print(f"build tests: {len(tests.tests)} in {tests.directory}" if tests is not None else
@@ -140,10 +143,10 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
                   f"{len(campaign.missed)} undetected unexplained · {campaign.timings['mutants_s']:.1f} s · "
                   f"report {path}")
     for outcome in campaign.unexplained:
-        console.print(f"[red]missed[/] {outcome.mutant.id}")
+        console.print(styled(("missed", "red"), f" {outcome.mutant.id}"))
     if campaign.stale_equivalents and not options.functions and options.shard is None:
-        console.print(f"[yellow]{len(campaign.stale_equivalents)} stale entries in the equivalents file[/] "
-                      "(caught now, or no longer generated): listed in the report, to be removed")
+        console.print(styled((f"{len(campaign.stale_equivalents)} stale entries in the equivalents file", "yellow"),
+                             " (caught now, or no longer generated): listed in the report, to be removed"))
     if score is not None and score < options.min_score:
-        console.print(f"[red]score {score:.1f} % is below --min-score {options.min_score:g} %[/]")
+        console.print(styled((f"score {score:.1f} % is below --min-score {options.min_score:g} %", "red")))
     return EXIT_OK if campaign.passed else EXIT_SURVIVORS

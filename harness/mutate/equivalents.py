@@ -42,6 +42,9 @@ def _entries(path: Path, data: dict[str, object], table: str, key: str) -> dict[
     for n, entry in enumerate(entries, 1):
         name = entry.get(key) if isinstance(entry, dict) else None
         reason = entry.get("reason") if isinstance(entry, dict) else None
+        if name is not None and not isinstance(name, str):  # e.g. id = 3: there is one, of the wrong type
+            raise ConfigError(f"equivalents file {path}: [[{table}]] entry {n}: {key} = {name!r} is not a string",
+                              fix=f'quote it: {key} = "..."')
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"equivalents file {path}: [[{table}]] entry {n} has no {key}",
                               fix=f'add {key} = "..."')

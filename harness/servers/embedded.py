@@ -171,13 +171,15 @@ class EmbeddedServer(Server):
         `extra_settings` are added to the server's command line (the profiler's pg_stat_statements,
         for one); the harness's runs never pass any.
         """
-        sweep_stale_dirs(shm_dir=shm_dir)
+        removed = sweep_stale_dirs(shm_dir=shm_dir)
         binaries = pg_binaries.resolve(pg, reachable_by_others=_run_user() is not None)
         placement = scratch.choose_root(largest_n, shm_dir, for_others=_run_user() is not None)
         folder = Path(tempfile.mkdtemp(prefix=DIR_PREFIX, dir=placement.root))
         (folder / "owner.pid").write_text(str(os.getpid()))
         server = cls(folder, binaries, durable, extra_settings)
-        server.placement_notice = placement.notice
+        leftovers = (f"iu-harness: removed {len(removed)} server folder(s) left by runs that ended without "
+                     f"cleaning up (killed?): {', '.join(map(str, removed))}") if removed else None
+        server.placement_notice = "\n".join(line for line in (leftovers, placement.notice) if line) or None
         atexit.register(server.stop)
         try:
             if server.run_as:

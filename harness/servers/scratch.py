@@ -55,19 +55,36 @@ def choose_root(largest_n: int | None, shm_dir: Path = DEFAULT_SHM_DIR, *, for_o
     needed = estimate_bytes(largest_n)
     fallback = disk_dir()
     if not (shm_dir.is_dir() and os.access(shm_dir, os.W_OK)):
+        _refuse_without_room(fallback, needed, largest_n, shm_dir, 0)
         if shm_dir == DEFAULT_SHM_DIR and not shm_dir.exists():
             return Placement(fallback, None)  # no /dev/shm on this system (macOS): nothing to say
         return Placement(fallback, f"iu-harness: {shm_dir} is not a writable folder: the server's data goes to "
                                    f"{fallback} (disk, slower)")
     if for_others and not traversable_by_others(shm_dir):
+        _refuse_without_room(fallback, needed, largest_n, shm_dir, 0)
         return Placement(fallback, f"iu-harness: the server's user cannot enter {shm_dir} (a folder on its path "
                                    f"lacks o+rx): the server's data goes to {fallback} (disk, slower)")
     free = free_bytes(shm_dir)
     if free >= needed:
         return Placement(shm_dir, None)
+    _refuse_without_room(fallback, needed, largest_n, shm_dir, free)
     return Placement(fallback, f"iu-harness: {shm_dir} has {free / MIB:,.0f} MB free, runs up to "
                                f"N={largest_n or DEFAULT_LARGEST_N:,} need about {needed / MIB:,.0f} MB: the "
                                f"server's data goes to {fallback} (disk, slower)")
+
+
+def _refuse_without_room(fallback: Path, needed: int, largest_n: int | None, shm_dir: Path, shm_free: int) -> None:
+    """Neither folder can hold the run: refuse before the server writes anything, with the figures."""
+    free = free_bytes(fallback)
+    if free >= needed:
+        return
+    n = largest_n or DEFAULT_LARGEST_N
+    fits = max(0, (max(free, shm_free) - BASE_BYTES) // PER_INSTANCE_BYTES)
+    raise BackendUnavailable(
+        f"runs up to N={n:,} need about {needed / MIB:,.0f} MB for the server's data, but {shm_dir} has "
+        f"{shm_free / MIB:,.0f} MB free and {fallback} {free / MIB:,.0f} MB",
+        checked=f"free space against {BASE_BYTES // MIB} MB + {PER_INSTANCE_BYTES // 1024} KB per instance",
+        fix=f"run a smaller N (about {fits:,} fits), or free space / point TMPDIR or --iu-shm-dir at a larger folder")
 
 
 def roots(shm_dir: Path = DEFAULT_SHM_DIR) -> list[Path]:
