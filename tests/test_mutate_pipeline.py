@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -205,6 +206,40 @@ def test_an_incremental_run_reruns_only_the_changed_function(pipeline: Pipeline,
     # The edit is a comment: the changed function's mutants keep their ids, and every outcome is the full run's.
     assert run.outcomes == full.outcomes and run.code == full.code
     assert "Carried: " in (run.folder / f"{STEM}.md").read_text()
+
+
+def _list(pipeline: Pipeline, sql_dir: Path, *extra: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "mutate", str(SCENARIO), "--list", "--iu-backend",
+                           "dsn", "--iu-dsn", pipeline.dsn, "--iu-sql-dir", str(sql_dir), *extra],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines() if line]
+
+
+def test_since_a_revision_mutates_only_the_functions_changed_since(pipeline: Pipeline) -> None:
+    """A git repository holding a copy of our SQL dir; one function edited (a comment) and committed."""
+    repo = pipeline.tmp / "since-repo"
+    shutil.copytree(ROOT / "harness" / "sql", repo / "sql")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "our build")
+    gates = repo / "sql" / "030_gates.sql"
+    text = gates.read_text()
+    assert text.count("    RETURN v_gate;\n") == 1
+    gates.write_text(text.replace("    RETURN v_gate;\n", "    RETURN v_gate;  -- the first closed gate\n"))
+    git("commit", "-qam", "a comment in one function")
+    changed = _list(pipeline, repo / "sql", "--since", "HEAD~1")
+    assert changed and changed == _list(pipeline, repo / "sql", "--function", CHANGED)
+    assert _list(pipeline, repo / "sql", "--since", "HEAD") == []  # nothing changed since the last commit
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "mutate", "--list", "--iu-backend", "dsn",
+                           "--iu-dsn", pipeline.dsn, "--iu-sql-dir", str(repo / "sql"), "--since", "no-such-ref"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2 and "--since: git archive" in done.stderr and "no-such-ref" in done.stderr
 
 
 def test_a_target_identity_changes_with_its_definition_and_with_the_oracle() -> None:

@@ -12,6 +12,8 @@
    counted, so theirs always run.
 3. The lab tests them, `jobs` at a time, with a statement_timeout derived
    from the clean run.
+   --since REF keeps the mutants of the targets changed since REF (without
+   --baseline-report; with it, it only narrows what may be carried).
    Mutants with an outcome to reuse (an earlier report's for an unchanged
    target, --baseline-report; or this run's own stream, --resume) are not run.
 4. Judge against --min-score and the reviewed equivalents; write the reports.
@@ -38,6 +40,7 @@ from harness.mutate.ledger import Prior, reusable
 from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, Status
 from harness.mutate.shard import select_functions, shard
+from harness.mutate.since import catalog_at, changed_targets
 from harness.runner import RunResult, run_scenario
 from harness.scenario import Scenario
 from harness.session import HarnessSession
@@ -59,6 +62,7 @@ class MutateOptions:
     no_build_tests: bool = False  # score the invariants and probes alone
     baseline_report: Path | None = None  # an earlier JSON report: unchanged targets take its outcomes
     resume: bool = False  # take the outcomes this run's stream already holds
+    since: str | None = None  # a git revision of the SQL dir: only targets changed since then
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Campaign:
     clean_invariants: int = 0  # invariants the clean run checked
     selected_total: int = 0  # mutants selected before the --shard split
     resumed: int = 0  # outcomes taken from this run's own stream (--resume)
+    changed_since: set[str] | None = None  # --since: the targets changed since the revision
 
     @property
     def carried(self) -> int:
@@ -186,12 +191,15 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
                            + "; ".join(str(f) for f in test_failures[:5]),
                            checked="the build's own SQL tests on the unmutated build before any mutant",
                            fix="fix the build or its tests, or leave them out with --no-build-tests")
-    selected = selected_mutants(catalog, options)
+    oracle = oracle_digest(scenario, n, suite)
+    changed = changed_since(session, catalog, options, oracle)
+    narrow = changed if options.baseline_report is None else None
+    selected = selected_mutants(catalog, options, narrow)
     campaign = Campaign(options, n, catalog, clean, clean_s, timeout_for(clean_s), selected,
                         len(catalog.mutants()), path, accepted, covered, suite,
-                        identity=identity_of(catalog, oracle_digest(scenario, n, suite)),
-                        clean_invariants=len(clean.results),
-                        selected_total=len(selected_mutants(catalog, replace(options, shard=None))))
+                        identity=identity_of(catalog, oracle), clean_invariants=len(clean.results),
+                        selected_total=len(selected_mutants(catalog, replace(options, shard=None), narrow)),
+                        changed_since=changed)
     campaign.timings["setup_s"] = time.perf_counter() - began - clean_s
     campaign.timings["clean_run_s"] = clean_s
     return campaign
@@ -227,7 +235,9 @@ def reused_outcomes(campaign: Campaign, baseline: Prior | None, resumed: Prior |
     covered = [m for m in campaign.mutants if is_covered(campaign, m)]
     found: dict[str, Outcome] = {}
     if baseline is not None:
-        found |= reusable(baseline, campaign.identity, campaign.mutants, covered, carried=True)
+        changed = campaign.changed_since or set()
+        carry = [m for m in campaign.mutants if m.target not in changed]
+        found |= reusable(baseline, campaign.identity, carry, covered, carried=True)
     if resumed is not None:
         own = reusable(resumed, campaign.identity, campaign.mutants, covered, carried=False)
         campaign.resumed = len(own)
@@ -282,7 +292,17 @@ def read_catalog(session: HarnessSession, baseline: str | None) -> Catalog:
         session.pool.drop(database.name)
 
 
-def selected_mutants(catalog: Catalog, options: MutateOptions) -> list[Mutant]:
+def changed_since(session: HarnessSession, catalog: Catalog, options: MutateOptions, oracle: str) -> set[str] | None:
+    """--since REF: the targets new or changed since REF; None without --since."""
+    if options.since is None:
+        return None
+    return changed_targets(catalog, catalog_at(session, options.since), oracle)
+
+
+def selected_mutants(catalog: Catalog, options: MutateOptions, targets: set[str] | None = None) -> list[Mutant]:
+    """The --function ones (and, given `targets`, only theirs), then this --shard's share."""
     known = [t.source.name for t in catalog.functions] + ["schema"]
     selected = select_functions(catalog.mutants(), options.functions, known)
+    if targets is not None:
+        selected = [m for m in selected if m.target in targets]
     return shard(selected, *options.shard) if options.shard is not None else selected

@@ -20,6 +20,8 @@ from harness.errors import ConfigError
 from harness.mutate.campaign import (
     Campaign,
     MutateOptions,
+    build_tests_of,
+    changed_since,
     default_n,
     list_mutants,
     prepare,
@@ -28,6 +30,7 @@ from harness.mutate.campaign import (
     run_mutants,
     selected_mutants,
 )
+from harness.mutate.identity import oracle_digest
 from harness.mutate.ledger import STREAM_SUFFIX, OutcomeStream, read_report_prior, read_stream_prior
 from harness.mutate.merge import merge_reports
 from harness.mutate.outcome import Outcome, Status
@@ -94,6 +97,9 @@ def add_parser(commands: argparse._SubParsersAction, settings: argparse.Argument
                         help="an earlier run's JSON report: mutants of targets whose identity (normalized "
                              "definition, harness, scenario, N, build tests) is unchanged take its outcomes, "
                              "marked carried; only the rest run")
+    mutate.add_argument("--since", default=None, metavar="REF",
+                        help="a git revision of the SQL dir: only the targets whose normalized definition changed "
+                             "since then are mutated (with --baseline-report: only they may not be carried)")
     mutate.add_argument("--resume", action="store_true",
                         help=f"take the outcomes an interrupted run of the same selection streamed to "
                              f"<report>{STREAM_SUFFIX} and run only the rest")
@@ -166,11 +172,16 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
                             functions=tuple(args.functions), min_score=args.min_score,
                             equivalents=args.equivalents, build_tests=args.build_tests,
                             no_build_tests=args.no_build_tests, baseline_report=args.baseline_report,
-                            resume=args.resume)
+                            resume=args.resume, since=args.since)
     report_dir = Path(args.report_dir) if args.report_dir else session.config.report_dir
     try:
         if args.list:
-            console.print(list_mutants(selected_mutants(read_catalog(session, scenario.baseline), options)), end="")
+            catalog = read_catalog(session, scenario.baseline)
+            narrow = None
+            if options.baseline_report is None:
+                oracle = oracle_digest(scenario, options.n or default_n(scenario), build_tests_of(session, options))
+                narrow = changed_since(session, catalog, options, oracle)
+            console.print(list_mutants(selected_mutants(catalog, options, narrow)), end="")
             return EXIT_OK
         environment = describe_environment(session)
         console.print(f"[bold]mutate[/] {scenario.name} at N={options.n or default_n(scenario)} · "

@@ -34,7 +34,7 @@ from harness.mutate.outcome import Outcome
 from harness.scenario import load_scenario
 
 # config keys that must be equal in every shard (besides the identity)
-SAME_CONFIG = ("scenario", "n", "functions", "min_score", "build_tests")
+SAME_CONFIG = ("scenario", "n", "functions", "min_score", "build_tests", "since")
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ def merge_reports(paths: Sequence[Path]) -> tuple[Campaign, dict[str, Any] | Non
     options = MutateOptions(scenario=load_scenario(config["scenario"]), n=config["n"], jobs=config["jobs"],
                             functions=tuple(config["functions"]), min_score=config["min_score"],
                             equivalents=equivalents_path, build_tests=suite.directory if suite else None,
-                            no_build_tests=suite is None)
+                            no_build_tests=suite is None, since=config.get("since"))
     not_mutated = [FunctionTarget(Source(name, "function", "", "sql"), name, None, problem or None)
                    for name, problem in summary["notMutated"]]
     timings = {key: sum(r.summary["timings"].get(key, 0.0) for r in reports)
@@ -162,5 +162,6 @@ def merge_reports(paths: Sequence[Path]) -> tuple[Campaign, dict[str, Any] | Non
                         set(summary["covered"]) if summary["covered"] is not None else None, suite,
                         outcomes=outcomes, timings=timings, identity=first.identity,
                         clean_invariants=summary["cleanInvariants"], selected_total=total,
-                        resumed=sum(r.summary["resumed"] for r in reports))
+                        resumed=sum(r.summary["resumed"] for r in reports),
+                        changed_since=None if summary.get("changedSince") is None else set(summary["changedSince"]))
     return campaign, summary.get("environment")

@@ -43,6 +43,9 @@ def _reuse_lines(campaign: Campaign) -> list[str]:
         lines.append(f"Carried: {campaign.carried} outcomes of targets whose identity (normalized definition, "
                      "harness, scenario, N, build tests) is unchanged, not tested again: "
                      + "; ".join(f"{count} from `{origin}`" for origin, count in sorted(origins.items())) + ".")
+    if campaign.changed_since is not None:
+        changed = ", ".join(f"`{t}`" for t in sorted(campaign.changed_since)) or "none"
+        lines.append(f"Since `{campaign.options.since}`: targets whose normalized definition changed: {changed}.")
     if campaign.resumed:
         lines.append(f"Resumed: {campaign.resumed} outcomes taken from this run's own interrupted stream.")
     return [" ".join(lines), ""] if lines else []
@@ -222,7 +225,7 @@ def to_stryker(campaign: Campaign, environment: dict[str, Any] | None = None) ->
         "framework": {"name": "iu-harness mutate", "version": __version__},
         "config": {"scenario": str(options.scenario.path), "n": campaign.n, "jobs": options.jobs,
                    "shard": list(options.shard) if options.shard else None, "functions": list(options.functions),
-                   "min_score": options.min_score,
+                   "min_score": options.min_score, "since": options.since,
                    "equivalents": str(campaign.equivalents_path) if campaign.equivalents_path else None,
                    "statement_timeout_s": campaign.timeout_s,
                    "build_tests": str(campaign.build_tests.directory) if campaign.build_tests else None,
@@ -250,6 +253,7 @@ def summary_of(campaign: Campaign, environment: dict[str, Any] | None = None) ->
         "notMutated": [[t.source.name, t.problem or ""] for t in campaign.catalog.functions if t.syntax is None],
         "carried": campaign.carried,
         "resumed": campaign.resumed,
+        "changedSince": sorted(campaign.changed_since) if campaign.changed_since is not None else None,
         "timings": {k: round(v, 3) for k, v in campaign.timings.items()},
         "buildTests": campaign.build_tests.names if campaign.build_tests else [],
         "environment": {k: environment[k] for k in ("backend", "server_version", "sql_dir", "extra_sql")
