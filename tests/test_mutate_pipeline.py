@@ -187,6 +187,7 @@ def test_a_killed_run_resumes_to_the_same_outcomes(pipeline: Pipeline, full: Run
     assert f"{kept} resumed" in resumed.stdout, resumed.stdout
     assert resumed.outcomes == full.outcomes
     assert resumed.report["config"]["iuHarness"]["resumed"] == kept
+    assert streamed() == len(full.outcomes)  # the stream holds every outcome once: the kept ones and the rest
     # Not a terminal: one plain progress line per outcome, as it comes.
     assert sum(1 for line in resumed.stdout.splitlines() if line.startswith("[")) == len(full.outcomes)
 

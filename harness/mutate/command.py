@@ -210,7 +210,7 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
         stream = OutcomeStream(stream_path, {
             "identity": {"oracle": campaign.identity.oracle, "targets": campaign.identity.targets},
             "scenario": str(scenario.path), "n": campaign.n, "shard": list(options.shard) if options.shard else None,
-            "functions": list(options.functions)})
+            "functions": list(options.functions)}, reused.values())
         counts: Counter[Status] = Counter()
         total = len(campaign.mutants)
         try:
@@ -219,7 +219,8 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
                 task = progress.add_task(_describe(counts), total=total)
 
                 def advance(outcome: Outcome) -> None:
-                    stream.add(outcome)
+                    if outcome.mutant.id not in reused:  # those are in the stream already
+                        stream.add(outcome)
                     counts[outcome.status] += 1
                     progress.update(task, advance=1, description=_describe(counts))
                     if not console.is_terminal:

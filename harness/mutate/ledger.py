@@ -158,15 +158,20 @@ def reusable(prior: Prior, identity: Identity, mutants: Sequence[Mutant], covere
 class OutcomeStream:
     """Appends one JSON line per outcome and flushes it to disk before the next, so a kill loses
     at most the line being written. Written afresh by each run (to a temporary name, then renamed
-    over the old one), beginning with the header and every reused outcome."""
+    over the old one), beginning with the header and every reused outcome: the old stream is replaced
+    only once the new one holds all it had that still counts."""
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+    def __init__(self, path: Path, header: dict[str, Any], reused: Iterable[Outcome] = ()) -> None:
         self.path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         self._file: TextIO = partial.open("w", encoding="utf-8")
         self._write({"kind": "header", "harness": __version__, **header})
+        for outcome in reused:
+            self._file.write(json.dumps({"kind": "outcome", **outcome_record(outcome)}) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
         os.replace(partial, path)  # the file object keeps writing to the renamed file
 
     def _write(self, record: dict[str, Any]) -> None:
