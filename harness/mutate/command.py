@@ -194,6 +194,9 @@ def cmd_mutate(args: argparse.Namespace, console: Console, session: HarnessSessi
         console.print(f"clean build: PASS in {campaign.clean_s:.2f} s · {len(campaign.mutants)} of "
                       f"{campaign.all_mutants} mutants · statement_timeout {campaign.timeout_s:.1f} s · "
                       f"jobs {options.jobs}")
+        if campaign.changed_since is not None:
+            console.print(f"since {options.since}: {len(campaign.changed_since)} targets changed: "
+                          f"{', '.join(sorted(campaign.changed_since)) or 'none'}", markup=False, highlight=False)
         stem = report_stem(options, campaign.n)
         stream_path = report_dir / f"{stem}{STREAM_SUFFIX}"
         resumed = read_stream_prior(stream_path) if options.resume else None
