@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("db", parents=[settings],
                         help="start the server, load the schema and every baseline, print provisioning times")
     mutate_command.add_parser(commands, settings)
+    mutate_command.add_merge_parser(commands)
     prof = commands.add_parser("profile", parents=[settings],
                                help="profile one scenario at one N on a throwaway server with pg_stat_statements: "
                                     "per-statement, per-function and foreign-key costs per instance")
@@ -449,6 +450,10 @@ def cmd_mutate(args: argparse.Namespace, console: Console) -> int:
     return mutate_command.cmd_mutate(args, console, _session(args))
 
 
+def cmd_mutate_merge(args: argparse.Namespace, console: Console) -> int:
+    return mutate_command.cmd_mutate_merge(args, console)
+
+
 def cmd_profile(args: argparse.Namespace, console: Console) -> int:
     from harness import profile
 
@@ -521,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = make_console(stderr=True)
     try:
         commands = {"run": cmd_run, "check": cmd_check, "db": cmd_db, "list": cmd_list, "mutate": cmd_mutate,
-                    "sweep": cmd_sweep, "profile": cmd_profile}
+                    "mutate-merge": cmd_mutate_merge, "sweep": cmd_sweep, "profile": cmd_profile}
         return commands[args.command](args, console)
     except HarnessError as exc:
         errors.print(styled(("iu-harness: error:", "red"), f" {exc}"))

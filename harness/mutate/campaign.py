@@ -12,6 +12,10 @@
    counted, so theirs always run.
 3. The lab tests them, `jobs` at a time, with a statement_timeout derived
    from the clean run.
+   --since REF keeps the mutants of the targets changed since REF (without
+   --baseline-report; with it, it only narrows what may be carried).
+   Mutants with an outcome to reuse (an earlier report's for an unchanged
+   target, --baseline-report; or this run's own stream, --resume) are not run.
 4. Judge against --min-score and the reviewed equivalents; write the reports.
 """
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from psycopg import sql
@@ -30,10 +34,13 @@ from harness.databases import Database
 from harness.errors import HarnessError
 from harness.mutate.discovery import SCHEMA, Catalog, discover
 from harness.mutate.equivalents import Reviewed, load_equivalents
+from harness.mutate.identity import Identity, identity_of, oracle_digest
 from harness.mutate.lab import Lab, timeout_for
+from harness.mutate.ledger import Prior, reusable
 from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, Status
 from harness.mutate.shard import select_functions, shard
+from harness.mutate.since import catalog_at, changed_targets
 from harness.resources import ResourceLimits
 from harness.runner import RunResult, run_scenario
 from harness.scenario import Scenario
@@ -54,6 +61,9 @@ class MutateOptions:
     equivalents: Path | None = None
     build_tests: Path | None = None  # default: <sql-dir>/build-tests when it has *.sql tests
     no_build_tests: bool = False  # score the invariants and probes alone
+    baseline_report: Path | None = None  # an earlier JSON report: unchanged targets take its outcomes
+    resume: bool = False  # take the outcomes this run's stream already holds
+    since: str | None = None  # a git revision of the SQL dir: only targets changed since then
 
 
 @dataclass
@@ -61,7 +71,7 @@ class Campaign:
     options: MutateOptions
     n: int
     catalog: Catalog
-    clean: RunResult
+    clean: RunResult | None  # None in a merged report (each shard had its own)
     clean_s: float
     timeout_s: float
     mutants: list[Mutant]
@@ -72,6 +82,16 @@ class Campaign:
     build_tests: BuildTests | None = None
     outcomes: list[Outcome] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    identity: Identity | None = None
+    clean_invariants: int = 0  # invariants the clean run checked
+    selected_total: int = 0  # mutants selected before the --shard split
+    resumed: int = 0  # outcomes taken from this run's own stream (--resume)
+    changed_since: set[str] | None = None  # --since: the targets changed since the revision
+
+    @property
+    def carried(self) -> int:
+        """Outcomes taken from an earlier report, not tested by this run."""
+        return sum(1 for o in self.outcomes if o.carried_from is not None)
 
     def counts(self) -> Counter[Status]:
         return Counter(o.status for o in self.outcomes)
@@ -173,9 +193,15 @@ def prepare(session: HarnessSession, options: MutateOptions) -> Campaign:
                            + "; ".join(str(f) for f in test_failures[:5]),
                            checked="the build's own SQL tests on the unmutated build before any mutant",
                            fix="fix the build or its tests, or leave them out with --no-build-tests")
-    selected = selected_mutants(catalog, options)
+    oracle = oracle_digest(scenario, n, suite)
+    changed = changed_since(session, catalog, options, oracle)
+    narrow = changed if options.baseline_report is None else None
+    selected = selected_mutants(catalog, options, narrow)
     campaign = Campaign(options, n, catalog, clean, clean_s, timeout_for(clean_s), selected,
-                        len(catalog.mutants()), path, accepted, covered, suite)
+                        len(catalog.mutants()), path, accepted, covered, suite,
+                        identity=identity_of(catalog, oracle), clean_invariants=len(clean.results),
+                        selected_total=len(selected_mutants(catalog, replace(options, shard=None), narrow)),
+                        changed_since=changed)
     campaign.timings["setup_s"] = time.perf_counter() - began - clean_s
     campaign.timings["clean_run_s"] = clean_s
     return campaign
@@ -204,20 +230,41 @@ def is_covered(campaign: Campaign, mutant: Mutant) -> bool:
     return mutant.target.split("(")[0] in campaign.covered
 
 
+def reused_outcomes(campaign: Campaign, baseline: Prior | None, resumed: Prior | None) -> dict[str, Outcome]:
+    """Outcomes not to test again: the baseline's for unchanged targets (marked carried), then this run's
+    own earlier stream (--resume), which wins where both have one."""
+    assert campaign.identity is not None
+    covered = [m for m in campaign.mutants if is_covered(campaign, m)]
+    found: dict[str, Outcome] = {}
+    if baseline is not None:
+        changed = campaign.changed_since or set()
+        carry = [m for m in campaign.mutants if m.target not in changed]
+        found |= reusable(baseline, campaign.identity, carry, covered, carried=True)
+    if resumed is not None:
+        own = reusable(resumed, campaign.identity, campaign.mutants, covered, carried=False)
+        campaign.resumed = len(own)
+        found |= own
+    return found
+
+
 def run_mutants(session: HarnessSession, campaign: Campaign,
-                on_outcome: Callable[[Outcome], None] | None = None) -> None:
+                on_outcome: Callable[[Outcome], None] | None = None,
+                reused: dict[str, Outcome] | None = None) -> None:
+    """Judge every selected mutant: not covered ones without running, reused ones from their record,
+    the rest in the lab; `on_outcome` sees each as it comes."""
     lab = Lab(session.pool, campaign.options.scenario, campaign.n, campaign.timeout_s, campaign.build_tests)
     began = time.perf_counter()
-    to_run = [m for m in campaign.mutants if is_covered(campaign, m)]
+    reused = reused or {}
     never_called = "its function is never called by the scenario, its probes or the build's tests"
     skipped = {m.id: Outcome(m, Status.NOT_COVERED, detail=never_called)
                for m in campaign.mutants if not is_covered(campaign, m)}
-    for outcome in skipped.values():
+    to_run = [m for m in campaign.mutants if m.id not in skipped and m.id not in reused]
+    for outcome in (*skipped.values(), *reused.values()):
         if on_outcome is not None:
             on_outcome(outcome)
     ran = {o.mutant.id: o for o in lab.run(to_run, max(1, campaign.options.jobs), on_outcome)}
     campaign.timings["mutants_s"] = time.perf_counter() - began
-    campaign.outcomes = [_with_reason(ran.get(m.id) or skipped[m.id], campaign.equivalents)
+    campaign.outcomes = [_with_reason(ran.get(m.id) or reused.get(m.id) or skipped[m.id], campaign.equivalents)
                          for m in campaign.mutants]
 
 
@@ -230,7 +277,7 @@ def _with_reason(outcome: Outcome, reviewed: Reviewed) -> Outcome:
         reason = f"uncovered function: {uncovered}" if uncovered else None
     if reason is None:
         return outcome
-    return Outcome(outcome.mutant, outcome.status, outcome.caught_by, outcome.detail, outcome.duration_s, reason)
+    return replace(outcome, equivalent_reason=reason)
 
 
 def list_mutants(mutants: Sequence[Mutant]) -> str:
@@ -247,7 +294,17 @@ def read_catalog(session: HarnessSession, baseline: str | None) -> Catalog:
         session.pool.drop(database.name)
 
 
-def selected_mutants(catalog: Catalog, options: MutateOptions) -> list[Mutant]:
+def changed_since(session: HarnessSession, catalog: Catalog, options: MutateOptions, oracle: str) -> set[str] | None:
+    """--since REF: the targets new or changed since REF; None without --since."""
+    if options.since is None:
+        return None
+    return changed_targets(catalog, catalog_at(session, options.since), oracle)
+
+
+def selected_mutants(catalog: Catalog, options: MutateOptions, targets: set[str] | None = None) -> list[Mutant]:
+    """The --function ones (and, given `targets`, only theirs), then this --shard's share."""
     known = [t.source.name for t in catalog.functions] + ["schema"]
     selected = select_functions(catalog.mutants(), options.functions, known)
+    if targets is not None:
+        selected = [m for m in selected if m.target in targets]
     return shard(selected, *options.shard) if options.shard is not None else selected

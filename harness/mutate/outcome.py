@@ -48,6 +48,9 @@ class Outcome:
     detail: str = ""
     duration_s: float = 0.0
     equivalent_reason: str | None = field(default=None, compare=False)
+    # Not tested by this run: the outcome of the same mutant in an earlier report (--baseline-report) whose
+    # target had the same identity (harness.mutate.identity); names that report.
+    carried_from: str | None = field(default=None, compare=False)
 
     @property
     def detected(self) -> bool:

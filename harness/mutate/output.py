@@ -18,20 +18,38 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.mutate.campaign import Campaign
+from harness.mutate.campaign import Campaign, MutateOptions
 from harness.mutate.discovery import Catalog
+from harness.mutate.ledger import EXTENSION_KEY, outcome_record
 from harness.mutate.operators import OPERATORS
 from harness.mutate.outcome import STRYKER_STATUS, Outcome, Status, caught_by_build_tests_only
+from harness.mutate.viewer import render_html
 
 STATUS_ORDER = (Status.CAUGHT, Status.TIMEOUT, Status.MISSED, Status.NOT_COVERED, Status.UNVIABLE)
 
 
-def report_stem(campaign: Campaign) -> str:
-    stem = f"mutate-{campaign.options.scenario.name}-n{campaign.n}"
-    if campaign.options.shard is not None:
-        index, count = campaign.options.shard
+def report_stem(options: MutateOptions, n: int) -> str:
+    stem = f"mutate-{options.scenario.name}-n{n}"
+    if options.shard is not None:
+        index, count = options.shard
         stem += f"-shard{index}of{count}"
     return stem
+
+
+def _reuse_lines(campaign: Campaign) -> list[str]:
+    """How many outcomes this run did not test itself, and where they came from."""
+    origins = Counter(o.carried_from for o in campaign.outcomes if o.carried_from is not None)
+    lines = []
+    if origins:
+        lines.append(f"Carried: {campaign.carried} outcomes of targets whose identity (normalized definition, "
+                     "harness, scenario, N, build tests) is unchanged, not tested again: "
+                     + "; ".join(f"{count} from `{origin}`" for origin, count in sorted(origins.items())) + ".")
+    if campaign.changed_since is not None:
+        changed = ", ".join(f"`{t}`" for t in sorted(campaign.changed_since)) or "none"
+        lines.append(f"Since `{campaign.options.since}`: targets whose normalized definition changed: {changed}.")
+    if campaign.resumed:
+        lines.append(f"Resumed: {campaign.resumed} outcomes taken from this run's own interrupted stream.")
+    return [" ".join(lines), ""] if lines else []
 
 
 def _score(outcomes: list[Outcome]) -> str:
@@ -92,7 +110,7 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
     lines += [
         f"Scenario `{options.scenario.path}` at N={campaign.n}; {len(campaign.mutants)} of "
         f"{campaign.all_mutants} mutants{shard_text}{functions_text}; jobs {options.jobs}. "
-        f"The clean build passed ({len(campaign.clean.results)} invariants"
+        f"The clean build passed ({campaign.clean_invariants} invariants"
         f"{', and its build tests' if campaign.build_tests else ''}) in {campaign.clean_s:.2f} s; "
         f"per-mutant statement_timeout {campaign.timeout_s:.1f} s.",
         "",
@@ -101,6 +119,7 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
         f"missed; unviable ones are not scored). Minimum: {options.min_score:g} %.",
         "",
         *_oracle_lines(campaign),
+        *_reuse_lines(campaign),
         f"Missed (survived or not covered): {len(campaign.missed)}, of which "
         f"{len(campaign.missed) - len(campaign.unexplained)} reviewed equivalent "
         f"({campaign.equivalents_path or 'no equivalents file'}) and "
@@ -167,7 +186,8 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
         for outcome in target_outcomes:
             why = ", ".join(outcome.caught_by) if outcome.detected else (
                 outcome.detail if outcome.status is Status.UNVIABLE else (outcome.equivalent_reason or ""))
-            lines.append(f"| `{_cell(outcome.mutant.id)}` | {outcome.status.value} | {_cell(why)[:200]} |")
+            status = outcome.status.value + (" (carried)" if outcome.carried_from else "")
+            lines.append(f"| `{_cell(outcome.mutant.id)}` | {status} | {_cell(why)[:200]} |")
         lines.append("")
     timings = campaign.timings
     per_mutant = timings.get("mutants_s", 0.0) / len(outcomes) if outcomes else 0.0
@@ -185,7 +205,7 @@ def _location(outcome: Outcome) -> dict[str, dict[str, int]]:
     return {"start": {"line": sl, "column": sc}, "end": {"line": el, "column": ec}}
 
 
-def to_stryker(campaign: Campaign) -> dict[str, Any]:
+def to_stryker(campaign: Campaign, environment: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report in Stryker's mutation-testing-report schema (version 2)."""
     files: dict[str, dict[str, Any]] = {}
     for outcome in campaign.outcomes:
@@ -205,6 +225,7 @@ def to_stryker(campaign: Campaign) -> dict[str, Any]:
             record["statusReason"] = reason
         if outcome.detected:
             record["killedBy"] = list(outcome.caught_by)
+        record[EXTENSION_KEY] = outcome_record(outcome)  # the schema allows extra keys: what rebuilds it
         entry["mutants"].append(record)
     low = int(campaign.options.min_score)
     options = campaign.options
@@ -217,10 +238,11 @@ def to_stryker(campaign: Campaign) -> dict[str, Any]:
         "framework": {"name": "iu-harness mutate", "version": __version__},
         "config": {"scenario": str(options.scenario.path), "n": campaign.n, "jobs": options.jobs,
                    "shard": list(options.shard) if options.shard else None, "functions": list(options.functions),
-                   "min_score": options.min_score,
+                   "min_score": options.min_score, "since": options.since,
                    "equivalents": str(campaign.equivalents_path) if campaign.equivalents_path else None,
                    "statement_timeout_s": campaign.timeout_s,
-                   "build_tests": str(campaign.build_tests.directory) if campaign.build_tests else None},
+                   "build_tests": str(campaign.build_tests.directory) if campaign.build_tests else None,
+                   EXTENSION_KEY: summary_of(campaign, environment)},
         "performance": {"setup": round(campaign.timings.get("setup_s", 0.0) * 1000),
                         "initialRun": round(campaign.timings.get("clean_run_s", 0.0) * 1000),
                         "mutation": round(campaign.timings.get("mutants_s", 0.0) * 1000)},
@@ -228,11 +250,41 @@ def to_stryker(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def write_reports(campaign: Campaign, report_dir: Path, environment: dict[str, Any] | None = None) -> Path:
-    """Write `<dir>/mutate-<scenario>-n<N>[-shardIofK].md` and `.json`; returns the Markdown path."""
+def summary_of(campaign: Campaign, environment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `mutate-merge` and `--baseline-report` need besides the mutants (the schema's config is
+    free-form)."""
+    identity = campaign.identity
+    return {
+        "harness": __version__,
+        "scenarioName": campaign.options.scenario.name,
+        "identity": {"oracle": identity.oracle, "targets": identity.targets} if identity else None,
+        "allMutants": campaign.all_mutants,
+        "selectedMutants": campaign.selected_total,
+        "cleanInvariants": campaign.clean_invariants,
+        "cleanRunS": round(campaign.clean_s, 3),
+        "covered": sorted(campaign.covered) if campaign.covered is not None else None,
+        "notMutated": [[t.source.name, t.problem or ""] for t in campaign.catalog.functions if t.syntax is None],
+        "carried": campaign.carried,
+        "resumed": campaign.resumed,
+        "changedSince": sorted(campaign.changed_since) if campaign.changed_since is not None else None,
+        "timings": {k: round(v, 3) for k, v in campaign.timings.items()},
+        "buildTests": campaign.build_tests.names if campaign.build_tests else [],
+        "environment": {k: environment[k] for k in ("backend", "server_version", "sql_dir", "extra_sql")
+                        if k in environment} if environment else None,
+        "order": [o.mutant.id for o in campaign.outcomes],
+    }
+
+
+def write_reports(campaign: Campaign, report_dir: Path, environment: dict[str, Any] | None = None,
+                  stem: str | None = None) -> Path:
+    """Write `<dir>/<stem>.md`, `.json` and `.html` (Stryker's viewer, self-contained); returns the
+    Markdown path. `stem`: default `mutate-<scenario>-n<N>[-shardIofK]`."""
     report_dir.mkdir(parents=True, exist_ok=True)
-    stem = report_stem(campaign)
+    stem = stem or report_stem(campaign.options, campaign.n)
     markdown = report_dir / f"{stem}.md"
     markdown.write_text(render_markdown(campaign, environment) + "\n", encoding="utf-8")
-    (report_dir / f"{stem}.json").write_text(json.dumps(to_stryker(campaign), indent=2) + "\n", encoding="utf-8")
+    report = to_stryker(campaign, environment)
+    (report_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    title = f"{campaign.options.scenario.name} at N={campaign.n}"
+    (report_dir / f"{stem}.html").write_text(render_html(report, title), encoding="utf-8")
     return markdown
