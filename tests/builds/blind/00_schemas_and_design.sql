@@ -44,6 +44,11 @@
 --      BL005 orchestrator: instance key of the suffix taken by another event
 --      BL006 fn_iu_compose: gate iu_core.composer_enabled closed
 --      BL010 lineage: the instance id is a template   BL011 lineage: instance already linked
+--  * Plans: compose, lineage and the orchestrator run with SET enable_seqscan = off. Their
+--    SQL helpers' plans (and the foreign keys' check plans) are made once, at the first call
+--    of a long statement or transaction, when the tables may be tiny; a sequential-scan plan
+--    made then would make every later call scan a table that grows with N (quadratic time).
+--    Every query they run is a key lookup, so an index plan is right at any size.
 --  * v_iu_digest_audit has exactly one boolean column (digest_ok) plus a text column
 --    drift_reason naming the first digest that disagrees.
 

@@ -98,7 +98,8 @@ RETURNS void LANGUAGE sql VOLATILE AS $$
 $$;
 
 -- [S1.rollback.*] the actor's auto instances: auto lineage of exactly this actor (text
--- equality), never a template; sorted.
+-- equality), never a template, and no sidecar log row of another actor pointing at it
+-- ([S1.rollback.spares]: such an instance, with all its rows, is left alone); sorted.
 CREATE OR REPLACE FUNCTION iu_core_impl.rollback_targets(p_actor text)
 RETURNS uuid[] LANGUAGE sql STABLE AS $$
     SELECT coalesce(array_agg(l.instance_collection_id ORDER BY l.instance_collection_id), '{}'::uuid[])
@@ -106,6 +107,10 @@ RETURNS uuid[] LANGUAGE sql STABLE AS $$
       JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id AND NOT c.is_template
      WHERE l.origin = 'auto'
        AND l.actor = p_actor
+       AND NOT EXISTS (SELECT 1
+                         FROM iu_core.iu_auto_instantiate_event_log o
+                        WHERE o.instance_collection_id = l.instance_collection_id
+                          AND o.actor <> p_actor)
 $$;
 
 CREATE OR REPLACE FUNCTION iu_core_impl.count_log_rows(p_ids uuid[])

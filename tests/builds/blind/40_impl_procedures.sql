@@ -41,7 +41,9 @@ $$;
 
 -- [S1.compose.*]
 CREATE OR REPLACE FUNCTION iu_core_impl.compose(p_template_key text, p_instance_key text, p_actor text)
-RETURNS uuid LANGUAGE plpgsql AS $$
+RETURNS uuid LANGUAGE plpgsql
+-- Plans made in here are key lookups: see 00_schemas_and_design.sql, "Plans".
+SET enable_seqscan = off AS $$
 DECLARE
     v_tpl      iu_core.iu_piece_collection;
     v_instance uuid;
@@ -68,7 +70,9 @@ $$;
 
 -- [S1.lineage.record]
 CREATE OR REPLACE FUNCTION iu_core_impl.record_lineage(p_template_id uuid, p_instance_id uuid, p_actor text, p_origin text)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql
+-- Plans made in here are key lookups: see 00_schemas_and_design.sql, "Plans".
+SET enable_seqscan = off AS $$
 DECLARE
     v_tpl     iu_core.iu_piece_collection;
     v_inst    iu_core.iu_piece_collection;
@@ -125,7 +129,9 @@ $$;
 -- [S1.orch.*]
 CREATE OR REPLACE FUNCTION iu_core_impl.auto_instantiate(
     p_event_id uuid, p_event_type text, p_template_key text, p_suffix text, p_actor text, p_emit_mode text)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql
+-- Plans made in here are key lookups: see 00_schemas_and_design.sql, "Plans".
+SET enable_seqscan = off AS $$
 DECLARE
     v_tpl      iu_core.iu_piece_collection;
     v_prior    iu_core.iu_auto_instantiate_event_log;
