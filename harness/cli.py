@@ -370,7 +370,7 @@ def cmd_coverage(args: argparse.Namespace, console: Console) -> int:
                            fix="run from a checkout of the repository, or pass --faults DIR")
     rows = traceability.current_matrix(faults_dir)
     wrong = traceability.problems([r.clause for r in rows], traceability.covers(),
-                                  traceability.read_faults(faults_dir))
+                                  traceability.read_all_faults(faults_dir))
     table = Table(title="traceability: contract clause -> checks -> faults")
     for column in ("clause", "status", "checks (* proven by a fault)", "faults (caught by)", "note"):
         table.add_column(column, overflow="fold")

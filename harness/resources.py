@@ -367,14 +367,14 @@ def _single_transaction(ctx: RunContext) -> bool:
     return not ctx.scenario.workers
 
 
-@invariant("lock_table_holds_at_target_n", phase="in_tx", applies=_single_transaction,
+@invariant("lock_table_holds_at_target_n", phase="in_tx", applies=_single_transaction, covers=("S1.orch.scale",),
            description="the lock-table entries the transaction holds per call, extrapolated to the target N "
                        "(SPEC: 100,000), fit in the shared lock table the server's settings guarantee")
 def lock_table_holds_at_target_n(ctx: RunContext) -> tuple[bool, Evidence]:
     return _judged(ctx, LOCKS)
 
 
-@invariant("backend_memory_holds_at_target_n", phase="in_tx", applies=_single_transaction,
+@invariant("backend_memory_holds_at_target_n", phase="in_tx", applies=_single_transaction, covers=("S1.orch.scale",),
            description="the backend memory the transaction keeps per call, extrapolated to the target N "
                        "(SPEC: 100,000), stays within the memory budget")
 def backend_memory_holds_at_target_n(ctx: RunContext) -> tuple[bool, Evidence]:

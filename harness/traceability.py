@@ -15,6 +15,7 @@ branch says so in `PENDING`. The Markdown rendering is committed as harness/docs
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from harness import probes  # noqa: F401  (registers the probes beside the invariants)
+from harness import probes, resources  # noqa: F401  (register the probes and resource checks beside the invariants)
 from harness.invariants import REGISTRY
 
 CONTRACT = Path(str(files("harness") / "docs" / "contract.md"))
@@ -59,9 +60,7 @@ PARTLY: dict[str, str] = {
                        "needs rows an hour old, which no run of minutes makes",
 }
 # Clauses whose check lands from another branch (the lead adds its `covers` when merging).
-PENDING: dict[str, str] = {
-    "S1.orch.scale": "issue 19 (resources) adds the invariant that checks it; its covers lands with the merge",
-}
+PENDING: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -158,6 +157,19 @@ def read_faults(directory: Path = DEFAULT_FAULTS) -> list[FaultDeclaration]:
     return [read_fault(p) for p in sorted(directory.glob("*.sql"))]
 
 
+# Faults judged at the target N, kept apart (tests/test_resources.py runs them; their controls, which
+# must NOT be flagged, have no Violates line and are not faults).
+RESOURCE_FAULTS = "resources"
+
+
+def read_all_faults(directory: Path = DEFAULT_FAULTS) -> list[FaultDeclaration]:
+    """The SPEC-only faults and the resource faults: everything the matrix counts."""
+    held = [p for p in sorted((directory / RESOURCE_FAULTS).glob("*.sql"))
+            if any(VIOLATES.match(line) for line in p.read_text().splitlines())]
+    return read_faults(directory) + [dataclasses.replace(read_fault(p), file=f"{RESOURCE_FAULTS}/{p.name}")
+                                     for p in held]
+
+
 def covers() -> dict[str, tuple[str, ...]]:
     """check name -> the clause ids it declares it exercises."""
     return {name: inv.covers for name, inv in REGISTRY.items()}
@@ -192,7 +204,7 @@ def problems(clauses: list[Clause], declared: dict[str, tuple[str, ...]],
 
 
 def current_matrix(faults_dir: Path = DEFAULT_FAULTS) -> list[MatrixRow]:
-    faults = read_faults(faults_dir) if faults_dir.is_dir() else []
+    faults = read_all_faults(faults_dir) if faults_dir.is_dir() else []
     return build_matrix(parse_clauses(CONTRACT.read_text()), covers(), faults)
 
 
@@ -227,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", type=Path, default=DEFAULT_FAULTS, help="the SPEC-only fault files' folder")
     args = parser.parse_args(argv)
     rows = current_matrix(args.faults)
-    wrong = problems([r.clause for r in rows], covers(), read_faults(args.faults) if args.faults.is_dir() else [])
+    wrong = problems([r.clause for r in rows], covers(), read_all_faults(args.faults) if args.faults.is_dir() else [])
     if wrong:
         print("\n".join(wrong), file=sys.stderr)
         return 1

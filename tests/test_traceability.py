@@ -25,7 +25,7 @@ def test_the_committed_matrix_is_up_to_date() -> None:
 
 def test_every_declaration_names_a_real_clause_and_a_real_check() -> None:
     clauses = traceability.parse_clauses(traceability.CONTRACT.read_text())
-    assert traceability.problems(clauses, traceability.covers(), traceability.read_faults(FAULTS)) == []
+    assert traceability.problems(clauses, traceability.covers(), traceability.read_all_faults(FAULTS)) == []
 
 
 def test_every_clause_has_a_check_and_a_fault_or_says_why_not() -> None:

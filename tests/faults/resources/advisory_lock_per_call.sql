@@ -4,7 +4,8 @@
 -- use the fast path). Every answer and row stays right, and at N <= 10,000 the run holds;
 -- one transaction of 100,000 calls fails with SQLSTATE 53200 "out of shared memory".
 -- Must be caught by: lock_table_holds_at_target_n (pytest -k scaleout at the default sizes).
--- Contract clause: [S1.orch.scale] (harness/docs/contract.md).
+-- Violates: [S1.orch.scale]
+-- Caught by: lock_table_holds_at_target_n
 
 \ir ../lib/keep_orchestrator.sql
 

@@ -4,7 +4,8 @@
 -- backend's memory until COMMIT. Every answer and row stays right; the backend's memory
 -- grows with every call of the transaction.
 -- Must be caught by: backend_memory_holds_at_target_n (pytest -k scaleout at the default sizes).
--- Contract clause: [S1.orch.scale] (harness/docs/contract.md).
+-- Violates: [S1.orch.scale]
+-- Caught by: backend_memory_holds_at_target_n
 
 \ir ../lib/keep_orchestrator.sql
 
