@@ -32,7 +32,7 @@ from psycopg import sql
 from harness.build_tests import BuildTests, default_tests_dir, load_build_tests, run_build_tests
 from harness.databases import Database
 from harness.errors import HarnessError
-from harness.mutate.discovery import SCHEMA, Catalog, discover
+from harness.mutate.discovery import SCHEMA, Catalog, ReadSummary, discover
 from harness.mutate.equivalents import Reviewed, load_equivalents
 from harness.mutate.identity import Identity, identity_of, oracle_digest
 from harness.mutate.lab import Lab, timeout_for
@@ -87,6 +87,7 @@ class Campaign:
     selected_total: int = 0  # mutants selected before the --shard split
     resumed: int = 0  # outcomes taken from this run's own stream (--resume)
     changed_since: set[str] | None = None  # --since: the targets changed since the revision
+    read: ReadSummary | None = None  # what discovery read; None: the catalogue's own (a merge passes the shards')
 
     @property
     def carried(self) -> int:

@@ -121,6 +121,16 @@ class LeftOut:
     reason: str
 
 
+@dataclass(frozen=True)
+class ReadSummary:
+    """The schemas discovery read, the functions it mutated, how many schema objects, what it left out."""
+
+    schemas: tuple[str, ...]
+    mutated: tuple[str, ...]
+    objects: int
+    left_out: tuple[tuple[str, str], ...]  # (object, reason)
+
+
 @dataclass
 class Catalog:
     functions: list[FunctionTarget]
@@ -128,6 +138,11 @@ class Catalog:
     objects: list[SchemaObject] = field(default_factory=list)
     schemas: list[str] = field(default_factory=lambda: [SCHEMA])  # what discovery read, iu_core first
     left_out: list[LeftOut] = field(default_factory=list)
+
+    def read_summary(self) -> ReadSummary:
+        """What discovery read, as the report states it (a merge of shard reports rebuilds it from JSON)."""
+        return ReadSummary(tuple(self.schemas), tuple(t.source.name for t in self.functions if t.syntax is not None),
+                           len(self.objects), tuple((item.name, item.reason) for item in self.left_out))
 
     def mutants(self) -> list[Mutant]:
         """Every mutant of the build, in a fixed order: functions by name, then the schema;

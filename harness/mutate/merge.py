@@ -31,6 +31,7 @@ from harness.mutate.identity import Identity
 from harness.mutate.ledger import EXTENSION_KEY, outcome_from_record
 from harness.mutate.mutant import Source
 from harness.mutate.outcome import Outcome
+from harness.mutate.output import read_from_record
 from harness.scenario import load_scenario
 
 # config keys that must be equal in every shard (besides the identity)
@@ -163,5 +164,6 @@ def merge_reports(paths: Sequence[Path]) -> tuple[Campaign, dict[str, Any] | Non
                         outcomes=outcomes, timings=timings, identity=first.identity,
                         clean_invariants=summary["cleanInvariants"], selected_total=total,
                         resumed=sum(r.summary["resumed"] for r in reports),
-                        changed_since=None if summary.get("changedSince") is None else set(summary["changedSince"]))
+                        changed_since=None if summary.get("changedSince") is None else set(summary["changedSince"]),
+                        read=read_from_record(summary["read"]) if summary.get("read") else None)
     return campaign, summary.get("environment")

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness import __version__
 from harness.mutate.campaign import Campaign, MutateOptions
-from harness.mutate.discovery import Catalog
+from harness.mutate.discovery import ReadSummary
 from harness.mutate.ledger import EXTENSION_KEY, outcome_record
 from harness.mutate.operators import OPERATORS
 from harness.mutate.outcome import STRYKER_STATUS, Outcome, Status, caught_by_build_tests_only
@@ -58,21 +58,30 @@ def _score(outcomes: list[Outcome]) -> str:
     return f"{100.0 * detected / (detected + missed):.1f} %" if detected + missed else "-"
 
 
+def _read_record(read: ReadSummary) -> dict[str, Any]:
+    return {"schemas": list(read.schemas), "mutated": list(read.mutated), "objects": read.objects,
+            "leftOut": [list(item) for item in read.left_out]}
+
+
+def read_from_record(record: dict[str, Any]) -> ReadSummary:
+    return ReadSummary(tuple(record["schemas"]), tuple(record["mutated"]), int(record["objects"]),
+                       tuple((name, reason) for name, reason in record["leftOut"]))
+
+
 def _counts_row(outcomes: list[Outcome]) -> list[str]:
     counts = Counter(o.status for o in outcomes)
     return [str(counts[s]) for s in STATUS_ORDER] + [str(len(outcomes)), _score(outcomes)]
 
 
-def _what_was_read(catalog: Catalog) -> list[str]:
+def _what_was_read(read: ReadSummary) -> list[str]:
     """The schemas discovery read, the targets mutated, and what was left out with the reason."""
-    mutated = [t.source.name for t in catalog.functions if t.syntax is not None]
     lines = ["", "## What was read", "",
              "Schemas the build created (catalogue compared with a fresh database's): "
-             + ", ".join(f"`{s}`" for s in catalog.schemas) + ".", "",
-             f"Targets mutated: {len(mutated)} functions (" + ", ".join(f"`{n}`" for n in mutated)
-             + f"), and `schema` ({len(catalog.objects)} constraints, indexes, NOT NULLs and triggers)."]
-    if catalog.left_out:
-        lines += ["", "Left out:", ""] + [f"- `{item.name}`: {item.reason}" for item in catalog.left_out]
+             + ", ".join(f"`{s}`" for s in read.schemas) + ".", "",
+             f"Targets mutated: {len(read.mutated)} functions (" + ", ".join(f"`{n}`" for n in read.mutated)
+             + f"), and `schema` ({read.objects} constraints, indexes, NOT NULLs and triggers)."]
+    if read.left_out:
+        lines += ["", "Left out:", ""] + [f"- `{name}`: {reason}" for name, reason in read.left_out]
     else:
         lines += ["", "Left out: nothing."]
     return lines
@@ -146,7 +155,7 @@ def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = Non
               "| function | caught | timeout | missed | not covered | unviable | total | score |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| `{t}` | " + " | ".join(_counts_row(o)) + " |" for t, o in by_target.items()]
-    lines += _what_was_read(campaign.catalog)
+    lines += _what_was_read(campaign.read or campaign.catalog.read_summary())
     lines += ["", "## Kill matrix", "", "Which invariant (or run error) caught how many mutants; a mutant "
               "caught by several counts for each.", "", "| caught by | mutants |", "|---|---:|"]
     kills = Counter(name for o in outcomes if o.detected for name in o.caught_by)
@@ -264,6 +273,7 @@ def summary_of(campaign: Campaign, environment: dict[str, Any] | None = None) ->
         "cleanRunS": round(campaign.clean_s, 3),
         "covered": sorted(campaign.covered) if campaign.covered is not None else None,
         "notMutated": [[t.source.name, t.problem or ""] for t in campaign.catalog.functions if t.syntax is None],
+        "read": _read_record(campaign.read or campaign.catalog.read_summary()),
         "carried": campaign.carried,
         "resumed": campaign.resumed,
         "changedSince": sorted(campaign.changed_since) if campaign.changed_since is not None else None,
