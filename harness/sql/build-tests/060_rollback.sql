@@ -77,3 +77,43 @@ BEGIN
                                  1::bigint, 'log rows of actor-b after the refusals');
 END;
 $$;
+
+-- Our build SPARES (rather than refuses on) an actor's instance that another actor's log row points
+-- at, that has manual lineage, or another actor's lineage: states no SPEC function writes, so the
+-- SPEC-level probe accepts a refusal that changes nothing; this build's own choice is to leave them
+-- out of the targets and roll back the rest, which only a test of this build can hold it to.
+DO $$
+DECLARE
+    v_template uuid := pg_temp.new_template('tpl:iu-build-test:rb-spare', 'file', 2);
+    v_plain uuid;
+    v_shared uuid;
+    v_manual uuid;
+    v_foreign uuid;
+    v_answer jsonb;
+BEGIN
+    PERFORM iu_core.fn_iu_set_gates(true);
+    v_plain := (iu_core.fn_iu_auto_instantiate_from_event(gen_random_uuid(), 'e', 'tpl:iu-build-test:rb-spare', 'iu-build-test-sp-1', 'iu-build-test:actor-c')->>'instance_id')::uuid;
+    v_shared := (iu_core.fn_iu_auto_instantiate_from_event(gen_random_uuid(), 'e', 'tpl:iu-build-test:rb-spare', 'iu-build-test-sp-2', 'iu-build-test:actor-c')->>'instance_id')::uuid;
+    PERFORM iu_core.fn_iu_auto_instantiate_from_event(gen_random_uuid(), 'e', 'tpl:iu-build-test:rb-spare', 'iu-build-test-sp-3', 'iu-build-test:actor-f');
+    v_manual := iu_core.fn_iu_compose('tpl:iu-build-test:rb-spare', 'tpl-inst:manual:iu-build-test-sp-m', 'iu-build-test:actor-c');
+    PERFORM iu_core.fn_iu_collection_record_template_instance(v_template, v_manual, 'iu-build-test:actor-c', 'manual');
+    v_foreign := iu_core.fn_iu_compose('tpl:iu-build-test:rb-spare', 'tpl-inst:manual:iu-build-test-sp-e', 'iu-build-test:actor-e');
+    PERFORM iu_core.fn_iu_collection_record_template_instance(v_template, v_foreign, 'iu-build-test:actor-e', 'auto');
+    -- Planted log rows: actor-d's on actor-c's instance; actor-c's on the manual and on actor-e's instance.
+    INSERT INTO iu_core.iu_auto_instantiate_event_log
+        (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode, idempotency_key,
+         template_digest, instance_digest)
+    VALUES (gen_random_uuid(), 'e', 'tpl:iu-build-test:rb-spare', v_shared, 'iu-build-test:actor-d', 'live', 'iu-build-test:sp-d', 'x', 'x'),
+           (gen_random_uuid(), 'e', 'tpl:iu-build-test:rb-spare', v_manual, 'iu-build-test:actor-c', 'live', 'iu-build-test:sp-m', 'x', 'x'),
+           (gen_random_uuid(), 'e', 'tpl:iu-build-test:rb-spare', v_foreign, 'iu-build-test:actor-c', 'live', 'iu-build-test:sp-e', 'x', 'x');
+
+    v_answer := iu_core.fn_iu_auto_instantiate_rollback_by_actor('iu-build-test:actor-c');
+    PERFORM pg_temp.expect_equal(v_answer -> 'target_instance_ids', jsonb_build_array(v_plain),
+                                 'targets of actor-c: its plain instance only (shared, manual, foreign spared)');
+    v_answer := iu_core.fn_iu_auto_instantiate_rollback_by_actor('iu-build-test:actor-c', false);
+    PERFORM pg_temp.expect_equal(v_answer ->> 'status', 'ok', 'the real run rolls back the rest');
+    PERFORM pg_temp.expect_equal(
+        (SELECT count(*) FROM iu_core.iu_piece_collection WHERE id IN (v_shared, v_manual, v_foreign)),
+        3::bigint, 'spared collections left');
+END;
+$$;
