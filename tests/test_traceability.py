@@ -94,7 +94,8 @@ def test_check_coverage_prints_the_matrix(capsys: pytest.CaptureFixture[str]) ->
     assert main(["check", "--coverage", "--faults", str(FAULTS)]) == 0
     out = capsys.readouterr().out
     assert "S1.rollback.spares" in out and "probe_rollback_spares_others" in out
-    assert "S1.orch.scale" in out and "pending" in out
+    assert "S1.orch.scale" in out and "lock_table_holds_at_target_n" in out
+    assert "S1.files" in out and "not checkable" in out
 
 
 def test_check_coverage_without_faults_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
