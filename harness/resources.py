@@ -48,6 +48,8 @@ SUBXACTS, TEMP_RELATIONS, CATALOG_ROWS, WAL = ("subtransactions", "temporary rel
 CATALOGS = ("pg_class", "pg_attribute", "pg_type", "pg_depend", "pg_constraint", "pg_index", "pg_proc")
 # PGPROC_MAX_CACHED_SUBXIDS: past it pg_stat_get_backend_subxact reports overflowed, not the count.
 SUBXACT_CACHE = 64
+# pg_stat_get_backend_subxact appeared in PostgreSQL 16: below it that reading is NOT RUN.
+SUBXACT_MIN_SERVER_VERSION = 160000
 
 MEASURE_SQL = """
 SELECT l.locks, l.shared, t.temp_relations, c.catalog_rows,
@@ -186,7 +188,7 @@ class Meter:
         elif not conn.execute("SELECT has_table_privilege('pg_catalog.pg_backend_memory_contexts', 'SELECT')",
                               prepare=False).fetchone()[0]:  # type: ignore[index]
             meter.memory_reason = "this role may not read pg_backend_memory_contexts (grant pg_read_all_stats)"
-        if version < 160000:
+        if version < SUBXACT_MIN_SERVER_VERSION:
             meter.subxact_reason = f"pg_stat_get_backend_subxact needs PostgreSQL 16+, the server is {version // 10000}"
         meter.measure(0)
         return meter
