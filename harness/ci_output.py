@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.report import _compact, verdict
-from harness.runner import RunResult
+from harness.results import RunResult
 from harness.scaling import SweepPoint
 
 EVIDENCE_LIMIT = 300  # characters of evidence per property: enough to read, small enough for a CI view
@@ -49,7 +49,7 @@ def summary_rows(results: list[RunResult], points: list[SweepPoint]) -> list[lis
                      f"{point.instances_per_s:,.0f}" if timed else "-",
                      f"{point.per_instance_us:.1f}" if timed else "-", fraction(point.rate_vs_minimal),
                      fraction(point.rate_vs_set_based), fraction(point.replay_vs_ok), fraction(point.rollback_vs_ok),
-                     resources.summary() if (resources := result.facts.get("resources")) else "not measured",
+                     resources.summary() if (resources := result.facts.resources) else "not measured",
                      f"{result.timings.get('total_s', 0.0):.1f}"])
     return rows
 

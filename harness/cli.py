@@ -17,9 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-import psycopg
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -27,22 +26,21 @@ from harness.ci_output import SUMMARY_COLUMNS, append_step_summary, summary_rows
 from harness.config import SETTINGS, HarnessConfig, resolve_config
 from harness.conformance import conformance_rows
 from harness.durations import format_duration, parse_duration
-from harness.environment import describe_environment, peak_rss_mb
+from harness.environment import describe_environment
 from harness.errors import HarnessError, ScenarioError
-from harness.floor import BUILD_AT_SAMPLE, FLOOR_KINDS, FLOOR_SAMPLE_N, FloorTiming, measure_floors
+from harness.floor import FLOOR_SAMPLE_N
 from harness.janitor import STALE, SweepResult, sweep
 from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
 from harness.report import verdict as report_verdict
-from harness.report import write_report
 from harness.report_folder import check_report_dir, hold_scenario
-from harness.resources import ResourceLimits
-from harness.runner import RunResult, run_scenario
-from harness.scaling import ScalingCheck, SweepPoint, check_scaling, growth_exponent, verdict, write_sweep_report
+from harness.results import RunResult
+from harness.scaling import SweepPoint, growth_exponent, verdict
 from harness.scenario import Scenario, discover_scenarios, load_scenario
 from harness.servers.pg_binaries import version_labels
 from harness.session import HarnessSession
 from harness.sql_loader import BUNDLED_BASELINE_DIR
+from harness.sweep import Sweep, SweepOptions, run_sweep
 from harness.terminal import PlainProgress, make_console, styled
 from harness.workers import write_throughput_report
 
@@ -204,7 +202,7 @@ def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, s
     # --workers K,K...: the same events delivered by each K in turn (reports <scenario>-k<K>-n<N>).
     variants = [scenario] if not args.workers else [
         dataclasses.replace(scenario, workers=k, name=f"{scenario.name}-k{k}") for k in args.workers]
-    sweeps: list[tuple[Scenario, list[RunResult], list[SweepPoint], ScalingCheck]] = []
+    sweeps: list[Sweep] = []
     environment: dict[str, Any] = {}
     try:
         console.print(styled((scenario.name, "bold"), f" · {scenario.title} · N = {', '.join(f'{n:,}' for n in sizes)}"
@@ -218,93 +216,57 @@ def _run_sweep(args: argparse.Namespace, console: Console, scenario: Scenario, s
         for variant in variants:
             sweeps.append(_sweep(variant, sizes, args, session, report_dir, environment, console))
         if len(variants) > 1:
-            path = write_throughput_report(scenario.name, [r for _, results, _, _ in sweeps for r in results],
+            path = write_throughput_report(scenario.name, [r for done in sweeps for r in done.runs],
                                            report_dir, environment)
             console.print(f"throughput per K: {path}")
     finally:
         session.close()
 
     held = bool(sweeps)
-    for variant, results, points, scaling in sweeps:
-        held &= _print_results(variant, results, points, console) and scaling.passed is not False
-    all_results = [r for _, results, _, _ in sweeps for r in results]
-    all_points = [p for _, _, points, _ in sweeps for p in points]
+    for done in sweeps:
+        _print_results(done.scenario, done.runs, done.points, console)
+        held &= done.held
+    all_results = [r for done in sweeps for r in done.runs]
+    all_points = [p for done in sweeps for p in done.points]
     return all_results, all_points, environment, held
 
 
+class _SweepProgress:
+    """The sweep's progress: rich's bar on a terminal, plain lines in CI logs; a line per N as it finishes."""
+
+    def __init__(self, console: Console, progress: Progress) -> None:
+        self.console, self.progress = console, progress
+        self.plain = PlainProgress(console)  # CI logs: rich's bar shows nothing there
+        self.tasks: dict[int, TaskID] = {}
+
+    def stage(self, n: int, stage: str, done: int, total: int) -> None:
+        if n not in self.tasks:
+            self.tasks[n] = self.progress.add_task(f"N={n:,} {stage}", total=n)
+        self.progress.update(self.tasks[n], description=f"N={n:,} {stage}", completed=done, total=total)
+        self.plain.update(f"N={n:,} {stage}", done, total)
+
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
+    def finished(self, result: RunResult, point: SweepPoint, report: Path) -> None:
+        self.progress.remove_task(self.tasks.pop(result.n))
+        speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
+        self.console.print(styled(f"  N={result.n:,}: ", (report_verdict(result), "green" if result.passed else "red"),
+                                  f" · {speed} · report {report}"))
+
+
 def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, session: HarnessSession,
-           report_dir: Path, environment: dict[str, Any],
-           console: Console) -> tuple[Scenario, list[RunResult], list[SweepPoint], ScalingCheck]:
-    """One scenario at every N: reports per N, the sweep report and its scaling check."""
-    results: list[RunResult] = []
-    points: list[SweepPoint] = []
-    plain = PlainProgress(console)  # CI logs: rich's bar shows nothing there
+           report_dir: Path, environment: dict[str, Any], console: Console) -> Sweep:
+    """One scenario at every N (harness/sweep.py), with progress: reports per N, the sweep report, scaling check."""
+    options = SweepOptions(rollback=args.rollback, floors=args.floor, floor_sample=args.floor_sample)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        for n in sizes:
-            task = progress.add_task(f"N={n:,} provisioning", total=n)
-            plain.update(f"N={n:,} provisioning")
-
-            def advance(stage: str, done: int, total: int, task: int = task, n: int = n) -> None:
-                progress.update(task, description=f"N={n:,} {stage}", completed=done, total=total)
-                plain.update(f"N={n:,} {stage}", done, total)
-
-            try:
-                database = session.pool.clone(scenario.baseline)
-                result = run_scenario(database, scenario, n, rollback=args.rollback, progress=advance,
-                                      pool=session.pool, limits=ResourceLimits.from_config(session.config))
-                session.pool.drop(database.name)
-                floors: dict[str, FloorTiming] = {}
-                if args.floor:
-                    floors_phase = (f"N={n:,} floors at {min(n, args.floor_sample):,}: set-based INSERTs, then "
-                                    "minimal and build orchestrators side by side")
-                    progress.update(task, description=floors_phase)
-                    plain.update(floors_phase)
-                    floors, floor_failures = measure_floors(session.pool, scenario, n, args.floor_sample)
-                    for kind, reason in floor_failures.items():
-                        console.print(f"  N={n:,}: '{kind}' could not be timed at the floors' size: {reason}")
-            except psycopg.Error as exc:  # e.g. a full data folder: say which, and the fix
-                explained = session.explain_failure(exc)
-                if explained is not None:
-                    raise explained from exc
-                raise
-            progress.remove_task(task)
-            rss = peak_rss_mb()
-            set_based, minimal = floors.get(FLOOR_KINDS[0]), floors.get(FLOOR_KINDS[1])
-            build_at_sample = floors.get(BUILD_AT_SAMPLE)
-            point = SweepPoint(n, result.timings.get("calls_s", 0.0),
-                               set_based.per_instance_us if set_based else None, result.passed,
-                               result.timings.get("harness_s", 0.0), rss,
-                               minimal_us=minimal.per_instance_us if minimal else None,
-                               floor_n=min(n, args.floor_sample) if floors else None,
-                               replay_us=result.timings.get("replay_per_instance_us"),
-                               rollback_us=result.timings.get("rollback_per_instance_us"),
-                               build_sample_us=build_at_sample.per_instance_us if build_at_sample else None)
-            result.timings.update({"floor_s": point.floor_s or 0.0, "peak_rss_mb": rss})
-            if floors:
-                result.timings.update({
-                    "floor_sample_n": point.floor_n or 0,
-                    "floor_set_based_per_instance_us": point.floor_us or 0.0,
-                    "floor_minimal_per_instance_us": point.minimal_us or 0.0,
-                    "build_at_sample_per_instance_us": point.build_sample_us or 0.0,
-                    "rate_vs_set_based": point.rate_vs_set_based or 0.0,
-                    "rate_vs_minimal": point.rate_vs_minimal or 0.0})
-                # Each side-by-side timing in its order (minimal, build, build, minimal): the spread.
-                for label, timing in (("minimal", minimal), ("build_at_sample", build_at_sample)):
-                    for k, seconds in enumerate(timing.runs if timing else (), start=1):
-                        result.timings[f"{label}_run{k}_per_instance_us"] = seconds / timing.n * 1e6
-            path = write_report(result, report_dir, environment)
-            results.append(result)
-            points.append(point)
-            speed = f"{point.instances_per_s:,.0f} instances/s" if point.calls_s else "no timing"
-            console.print(styled(f"  N={n:,}: ", (report_verdict(result), "green" if result.passed else "red"),
-                                 f" · {speed} · report {path}"))
-    scaling = check_scaling(points, scenario.scaling_threshold, scenario.scaling_min_step)
-    if len(points) > 1:
-        sweep = write_sweep_report(scenario.name, points, report_dir, environment, scaling)
-        console.print(f"sweep: {verdict(growth_exponent(points))} · {sweep}")
-        console.print(styled((scaling.describe(), "red" if scaling.passed is False else "")))
-    return scenario, results, points, scaling
+        result = run_sweep(session, scenario, sizes, report_dir, environment, options,
+                           _SweepProgress(console, progress))
+    if result.report is not None:
+        console.print(f"sweep: {verdict(growth_exponent(result.points))} · {result.report}")
+        console.print(styled((result.scaling.describe(), "red" if result.scaling.passed is False else "")))
+    return result
 
 
 def _print_results(scenario: Scenario, results: list[RunResult], points: list[SweepPoint], console: Console) -> bool:

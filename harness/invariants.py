@@ -3,22 +3,24 @@
 The set is open: decorate a function with `@invariant(...)` in any module the
 run imports (or expose the module under the `iu_harness.invariants` entry
 point group) and the runner checks it without being touched. A check reads
-the run's facts (`ctx.facts`) and queries the database set-based; evidence is
+the run's facts (`ctx.facts`, harness/results.py) and queries the database set-based; evidence is
 JSON-serializable: the numbers that prove it, and on failure the offending rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from harness import conformance, db_state
-from harness.run_context import CheckNotRun
+from harness.results import Evidence
+from harness.run_context import CheckNotRun, recorded
 from harness.spec_calls import ANSWER_KEYS
 
 if TYPE_CHECKING:
+    from harness.results import Snapshot
     from harness.run_context import RunContext
 
 # "probe" runs after the post-commit checks: calls that must be refused, and a race, each
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 PHASES = ("in_tx", "post_commit", "probe", "replay", "rollback_dry_run", "rollback")
 SAMPLE_ROWS = 5
 
-Evidence = dict[str, Any]
 Check = Callable[["RunContext"], tuple[bool, Evidence]]
 
 
@@ -42,19 +43,6 @@ class Invariant:
     deferred: bool = False
     #: The contract clauses it exercises (ids of harness/docs/contract.md): the traceability matrix.
     covers: tuple[str, ...] = ()
-
-
-@dataclass
-class InvariantResult:
-    name: str
-    phase: str
-    description: str
-    passed: bool
-    evidence: Evidence = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "phase": self.phase, "description": self.description,
-                "passed": self.passed, "evidence": self.evidence}
 
 
 REGISTRY: dict[str, Invariant] = {}
@@ -82,6 +70,14 @@ def load_plugin_invariants() -> None:
 
 def invariants_for(phase: str) -> list[Invariant]:
     return [inv for inv in REGISTRY.values() if inv.phase == phase]
+
+
+def _pre(ctx: RunContext) -> Snapshot:
+    return recorded(ctx.facts.pre, "the pre-run snapshot")
+
+
+def _post(ctx: RunContext) -> Snapshot:
+    return recorded(ctx.facts.post, "the post-commit snapshot")
 
 
 def _rows(ctx: RunContext, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -121,7 +117,7 @@ def calls_all_ok(ctx: RunContext) -> tuple[bool, Evidence]:
            phase="in_tx",
            description="inside the transaction, lineage and auto log grew by exactly N, all for the actor")
 def in_tx_rows_added(ctx: RunContext) -> tuple[bool, Evidence]:
-    pre = ctx.facts["pre"]["counts"]
+    pre = recorded(ctx.facts.pre, "the pre-run snapshot").counts
     now = db_state.table_counts(ctx.conn)
     actor = _rows(ctx, """
         SELECT (SELECT count(*) FROM iu_core.iu_collection_template_instance_lineage
@@ -166,9 +162,8 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
           JOIN pg_temp.iu_run_plan p USING (seq)
           LEFT JOIN iu_core.iu_piece_collection i ON i.id = (c.result->>'instance_id')::uuid
           LEFT JOIN iu_core.iu_piece_collection t ON t.collection_key = p.template_key""")[0]
-    audit = ctx.facts["post"]["digest_audit"]
-    run_audit = {"drift": audit["actor_drift"], "ok": audit["actor_ok"], "total": audit["actor_total"]}
-    db_audit = {k: audit[k] for k in ("drift", "ok", "total")}
+    audit = ctx.digest_audit()
+    run_audit, db_audit = audit.actor(), audit.database()
     # A digest that ignores the graph (a constant, say) would pass every equality above: over
     # the mix's templates, piece graphs (compared here independently of the build's digest
     # function) and digests must map one to one.
@@ -200,7 +195,7 @@ def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
     view = ctx.read("build_digest_view", db_state.build_digest_view)
     if not view["understood"]:
         raise CheckNotRun(f"not in this build: {view['reason']}")
-    harness = {k: ctx.facts["post"]["digest_audit"][k] for k in ("drift", "ok", "total")}
+    harness = ctx.digest_audit().database()
     passed = view["drift"] >= harness["drift"] and view["total"] >= harness["total"]
     return passed, {"view": view, "harness": harness}
 
@@ -328,7 +323,7 @@ def spec_catalog(ctx: RunContext) -> tuple[bool, Evidence]:
            phase="post_commit",
            description="every SPEC table changed by exactly the expected delta; iu, lifecycle, vector unchanged")
 def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
-    pre, post = ctx.facts["pre"]["counts"], ctx.facts["post"]["counts"]
+    pre, post = _pre(ctx).counts, _post(ctx).counts
     expected = ctx.expected_deltas()
     table = {t: {"before": pre[t], "after": post[t], "delta": post[t] - pre[t], "expected": expected[t]}
              for t in pre}
@@ -341,7 +336,7 @@ def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
            phase="post_commit",
            description="iu, iu_lifecycle_log and iu_vector_sync_point are identical row for row")
 def unchanged_tables_identical(ctx: RunContext) -> tuple[bool, Evidence]:
-    pre, post = ctx.facts["pre"]["fingerprint"], ctx.facts["post"]["fingerprint"]
+    pre, post = _pre(ctx).fingerprint, _post(ctx).fingerprint
     tables = ("iu", "iu_lifecycle_log", "iu_vector_sync_point")
     missing = [t for t in tables if t not in pre or t not in post]
     changed = [t for t in tables if t not in missing and pre[t] != post[t]]
@@ -363,7 +358,7 @@ def gates_closed_after_commit(ctx: RunContext) -> tuple[bool, Evidence]:
            phase="post_commit",
            description="v_iu_auto_instantiate_template_summary grew per template by the mix's counts")
 def template_summary_counts(ctx: RunContext) -> tuple[bool, Evidence]:
-    pre, post = ctx.facts["pre"]["summary"], ctx.facts["post"]["summary"]
+    pre, post = _pre(ctx).summary, _post(ctx).summary
     rows, passed = {}, True
     for item, count in ctx.plan:
         before = pre.get(item.template, {"instance_count": 0, "instances_last_hour": 0})
@@ -418,18 +413,18 @@ def _pins_apply(ctx: RunContext) -> bool:
 def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
     expect = ctx.scenario.expect
     assert expect is not None
-    post = ctx.facts["post"]
+    post, audit = _post(ctx), ctx.digest_audit().to_dict()
     mismatches: dict[str, Any] = {}
     for table, want in expect.counts.items():
-        if post["counts"][table] != want:
-            mismatches[f"counts.{table}"] = {"expected": want, "actual": post["counts"][table]}
+        if post.counts[table] != want:
+            mismatches[f"counts.{table}"] = {"expected": want, "actual": post.counts[table]}
     for template, want in expect.template_summary.items():
-        got = post["summary"].get(template, {}).get("instance_count", 0)
+        got = post.summary.get(template, {}).get("instance_count", 0)
         if got != want:
             mismatches[f"template_summary.{template}"] = {"expected": want, "actual": got}
-    for key, want in expect.digest_audit.items():
-        if post["digest_audit"][key] != want:
-            mismatches[f"digest_audit.{key}"] = {"expected": want, "actual": post["digest_audit"][key]}
+    for key, want in expect.digest_audit.items():  # the pinned figures, by the scenario file's names
+        if audit[key] != want:
+            mismatches[f"digest_audit.{key}"] = {"expected": want, "actual": audit[key]}
     checked = len(expect.counts) + len(expect.template_summary) + len(expect.digest_audit)
     return not mismatches, {"pins_checked": checked, "mismatches": mismatches}
 
@@ -455,13 +450,13 @@ def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
                                   AND r.result->'instance_digest' = c.result->'instance_digest'
                                   AND r.result->'digest_match' = c.result->'digest_match')::int AS same_digests
           FROM pg_temp.iu_run_replay r JOIN pg_temp.iu_run_calls c USING (seq)""", {"keys": list(ANSWER_KEYS)})[0]
-    facts = ctx.facts
-    counts_unchanged = facts["post"]["counts"] == facts["after_replay"]["counts"]
+    post, replay = _post(ctx), recorded(ctx.facts.after_replay, "the replay's counts")
+    counts_unchanged = post.counts == replay.counts
     # SPEC: a duplicate "writes nothing": no row of a SPEC table inserted, updated (even to the same
     # values) or deleted by the replay's calls, read from PostgreSQL's per-transaction counters.
-    written = facts["after_replay"]["written"]
+    written = replay.written
     evidence: Evidence = {**row, "counts_unchanged": counts_unchanged, "nothing_written": not written,
-                          "written_read_by": facts["after_replay"]["written_read_by"]}
+                          "written_read_by": replay.written_read_by}
     passed = row["replayed"] == row["duplicate"] == row["same_instance"] == row["same_keys"] == ctx.n \
         and counts_unchanged and not written
     if written:
@@ -474,9 +469,8 @@ def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
              WHERE r.result->>'status' IS DISTINCT FROM 'duplicate'
                 OR r.result - 'status' IS DISTINCT FROM c.result - 'status'
              ORDER BY p.seq LIMIT %(k)s""", {"k": SAMPLE_ROWS}))
-        evidence["count_changes"] = {t: {"before": v, "after": facts["after_replay"]["counts"][t]}
-                                     for t, v in facts["post"]["counts"].items()
-                                     if v != facts["after_replay"]["counts"][t]}
+        evidence["count_changes"] = {t: {"before": v, "after": replay.counts[t]}
+                                     for t, v in post.counts.items() if v != replay.counts[t]}
     return passed, evidence
 
 
@@ -487,7 +481,8 @@ def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
            phase="rollback_dry_run",
            description="the actor's dry-run rollback names exactly the run's instances, counts N, changes nothing")
 def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
-    result = ctx.facts["dry_run"]["result"]
+    dry = recorded(ctx.facts.dry_run, "the dry run's answer")
+    result = dry.result
     sets = _rows(ctx, """
         WITH run AS (SELECT (result->>'instance_id')::uuid AS id FROM pg_temp.iu_run_calls),
              named AS (SELECT id FROM pg_temp.iu_run_dry_targets)
@@ -500,13 +495,12 @@ def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
                                         "would_delete_log_rows", "would_delete_membership_rows")}
     expected = {"would_delete_instance_collections": ctx.n, "would_delete_lineage_rows": ctx.n,
                 "would_delete_log_rows": ctx.n, "would_delete_membership_rows": ctx.expected_memberships}
-    dry = ctx.facts["dry_run"]
     # "Changes nothing": no SPEC row inserted, updated or deleted by the dry run (write counters), same counts.
-    unchanged = not dry["written"] and dry["counts_unchanged"]
+    unchanged = not dry.written and dry.counts_unchanged
     evidence = {"status": result.get("status"), **would, "expected": expected,
                 "targets": {**sets, "sorted": sets["sorted"] is not False},
-                "database_unchanged": unchanged, "written_read_by": dry["written_read_by"],
-                **({"written": dry["written"]} if dry["written"] else {})}
+                "database_unchanged": unchanged, "written_read_by": dry.written_read_by,
+                **({"written": dry.written} if dry.written else {})}
     passed = (result.get("status") == "dry_run" and would == expected and sets["named"] == ctx.n
               and sets["named_not_in_run"] == 0 and sets["run_not_named"] == 0
               and sets["sorted"] is not False and unchanged)
@@ -518,22 +512,22 @@ def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
            phase="rollback",
            description="the real rollback deletes exactly the run's rows; the database equals its pre-run state")
 def rollback_restores_pre_state(ctx: RunContext) -> tuple[bool, Evidence]:
-    facts = ctx.facts
-    result = facts["rollback"]["result"]
+    pre, rollback = _pre(ctx), recorded(ctx.facts.rollback, "the real rollback's answer")
+    result = rollback.result
     deleted = {k: result.get(k) for k in ("deleted_instance_collections", "deleted_lineage_rows",
                                           "deleted_log_rows", "deleted_membership_rows")}
     expected = {"deleted_instance_collections": ctx.n, "deleted_lineage_rows": ctx.n,
                 "deleted_log_rows": ctx.n, "deleted_membership_rows": ctx.expected_memberships}
-    pre_fp, after_fp = facts["pre"]["fingerprint"], facts["rollback"]["fingerprint"]
+    pre_fp, after_fp = pre.fingerprint, rollback.after.fingerprint
     differing = sorted(t for t in set(pre_fp) | set(after_fp) if pre_fp.get(t) != after_fp.get(t))
     def others(actors: dict[str, Any]) -> dict[str, Any]:
         own = (ctx.scenario.actor, f"{ctx.scenario.actor} (auto)")  # log rows, auto lineage rows
         return {a: v for a, v in actors.items() if a not in own}
 
-    other_before, other_after = others(facts["pre"]["actors"]), others(facts["rollback"]["actors"])
+    other_before, other_after = others(pre.actors), others(rollback.after.actors)
     evidence = {"status": result.get("status"), **deleted, "expected": expected,
                 "tables_differing_from_pre_run": differing,
-                "counts_equal_pre_run": facts["pre"]["counts"] == facts["rollback"]["counts"],
+                "counts_equal_pre_run": pre.counts == rollback.after.counts,
                 "other_actors_untouched": other_before == other_after}
     passed = (result.get("status") == "ok" and deleted == expected and not differing
               and evidence["counts_equal_pre_run"] and evidence["other_actors_untouched"])

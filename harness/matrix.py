@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.runner import RunResult
+from harness.results import RunResult
 from harness.scaling import SweepPoint
 
 PASS, FAIL, NOT_RUN = "PASS", "FAIL", "NOT RUN"

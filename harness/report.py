@@ -7,14 +7,14 @@ which change from run to run and so never enter a snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-from harness.invariants import InvariantResult
 from harness.report_folder import refuse_if_held_elsewhere, retire_other_sweep
-from harness.resources import FAIL, MEASURED, NOT_RUN, ResourceReport, ResourceRow
-from harness.runner import RunResult
+from harness.resources import FAIL, MEASURED, NOT_RUN, ResourceRow
+from harness.results import InvariantResult, RunResult, WorkersFacts
 from harness.scenario import SPEC_TABLES
 
 UNCHANGED_TABLES = ("iu", "iu_lifecycle_log", "iu_vector_sync_point")
@@ -151,8 +151,8 @@ def _probe_summary(name: str, ev: dict[str, Any]) -> str:
 
 def _workers_driver(result: RunResult, gates: str) -> str:
     s, n = result.scenario, result.n
-    facts = result.facts.get("workers", {})
-    redelivered = facts.get("redelivered", round(n * s.redelivered))
+    facts = result.facts.workers
+    redelivered = facts.redelivered if facts else round(n * s.redelivered)
     opened = (f"{gates} opened in one committed transaction before the workers start and closed after the last "
               "batch (the workers never touch the gate rows)" if s.gates == "committed" else
               f"{gates} opened and closed inside every batch (the batches queue on the gate rows)")
@@ -163,14 +163,14 @@ def _workers_driver(result: RunResult, gates: str) -> str:
             f"(deadlocks and serialization failures retried); {opened} → in-TX checks after the last batch")
 
 
-def _workers_timings(facts: dict[str, Any]) -> list[str]:
+def _workers_timings(facts: WorkersFacts | None) -> list[str]:
     """Throughput and what the workers waited on (sampled pg_stat_activity / pg_locks): not deterministic."""
     if not facts:
         return []
-    waits = facts.get("lock_waits", {})
-    out = [f"Workers: {facts['workers']} · batch {facts['batch']:,} · gates {facts['gates']} · "
-           f"{facts['events_per_s']:,.0f} events/s over {facts['wall_s']:.3f} s · {facts['batches']:,} batches, "
-           f"{facts['retries']} retried · lock waits in {waits.get('samples_with_a_waiting_worker', 0)} of "
+    waits = facts.lock_waits
+    out = [f"Workers: {facts.workers} · batch {facts.batch:,} · gates {facts.gates} · "
+           f"{facts.events_per_s:,.0f} events/s over {facts.wall_s:.3f} s · {facts.batches:,} batches, "
+           f"{facts.retries} retried · lock waits in {waits.get('samples_with_a_waiting_worker', 0)} of "
            f"{waits.get('samples', 0)} samples", ""]
     if waits.get("top_waits"):
         out += _table(["Wait", "Lock", "Waiting statement", "Samples"],
@@ -199,7 +199,7 @@ def _per_call(row: ResourceRow) -> str:
 def _resources_section(result: RunResult) -> list[str]:
     """Per call, and the verdict at the target N: the exact part (bytes are in the timings part)."""
     out = ["## Resources per call", ""]
-    report: ResourceReport | None = result.facts.get("resources")
+    report = result.facts.resources
     if report is None:
         return [*out, _resources_not_measured(result), ""]
     out += [f"Measured in the scenario transaction after {', '.join(f'{c:,}' for c in report.calls)} calls; "
@@ -216,7 +216,7 @@ def _resources_section(result: RunResult) -> list[str]:
 
 def _resources_figures(result: RunResult) -> list[str]:
     """The figures behind the verdicts: values at each checkpoint, per call, at the target, limits."""
-    report: ResourceReport | None = result.facts.get("resources")
+    report = result.facts.resources
     if report is None:
         return []
     rows = [[row.resource, row.unit, " / ".join("-" if v is None else f"{v:,}" for v in row.values) or "-",
@@ -292,7 +292,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
 
     out += _resources_section(result)
 
-    if "post" in facts:
+    if facts.post is not None:
         out += ["## Post-TX invariants", ""]
         deltas = by_name.get("row_count_deltas")
         tables = deltas.evidence["tables"] if deltas else {}
@@ -309,16 +309,15 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         if n and "iu_piece_membership" in tables:
             memb = tables["iu_piece_membership"]["delta"]
             out += [f"Memberships per instance: {memb:,} / {n:,} = {memb / n:.2f} on average.", ""]
-        audit = facts["post"].get("digest_audit")  # absent when the run's writes did not commit
+        audit = facts.digest_audit  # absent when the run's writes did not commit
         if audit is not None:
-            out += [f"digest_drift / digest_ok / total = {audit['drift']:,} / {audit['ok']:,} / {audit['total']:,} "
+            out += [f"digest_drift / digest_ok / total = {audit.drift:,} / {audit.ok:,} / {audit.total:,} "
                     "(whole database, recomputed by the harness through fn_iu_manifest_digest)", ""]
             out += [_view_line(by_name.get("digest_audit_view_agrees"), result.not_run_reasons), ""]
 
-    if facts.get("sample"):
+    if facts.sample:
         out += ["## Digest sample", ""]
-        rows = [[r["template"], r["instance_key"], r["template_digest"], r["instance_digest"], r["match"]]
-                for r in facts["sample"]]
+        rows = [[r.template, r.instance_key, r.template_digest, r.instance_digest, r.match] for r in facts.sample]
         out += [*_table(["Template", "Instance key", "Template digest", "Instance digest", "Match"], rows), ""]
 
     summary = by_name.get("template_summary_counts")
@@ -341,21 +340,21 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         else:
             out += [f"The replay failed: `{_compact(ev)}`", ""]
 
-    dry = facts.get("dry_run")
+    dry = facts.dry_run
     if dry is not None or "rollback_dry_run_addressable" in by_name:
         out += ["## Actor-scoped rollback", "",
                 f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', true);`", ""]
         if dry is not None:
-            rows = [[k, _fmt(v)] for k, v in dry["summary"].items() if k not in ("actor", "dry_run")]
+            rows = [[k, _fmt(v)] for k, v in dry.summary.items() if k not in ("actor", "dry_run")]
             out += [*_table(["Field", "Value"], rows), ""]
-            unchanged = not dry["written"] and dry["counts_unchanged"]
+            unchanged = not dry.written and dry.counts_unchanged
             out += [f"Post-dry-run database {'UNCHANGED' if unchanged else 'CHANGED'}: counts "
-                    f"{'the same' if dry['counts_unchanged'] else 'changed'}, rows written (read by "
-                    f"{dry['written_read_by']}): {_compact(dry['written']) if dry['written'] else 'none'}.", ""]
-        real = facts.get("rollback")
+                    f"{'the same' if dry.counts_unchanged else 'changed'}, rows written (read by "
+                    f"{dry.written_read_by}): {_compact(dry.written) if dry.written else 'none'}.", ""]
+        real = facts.rollback
         if real is not None:
             out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', false);`", ""]
-            rows = [[k, _fmt(v)] for k, v in real["result"].items()]
+            rows = [[k, _fmt(v)] for k, v in real.result.items()]
             out += [*_table(["Field", "Value"], rows), ""]
             ok = by_name.get("rollback_restores_pre_state")
             if ok is not None:
@@ -394,8 +393,8 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [f"- `{r.name}`: it FAILED (evidence above)." for r in result.results if not r.passed]
     out += [f"- `{name}`: not run in this report ({result.not_run_reasons.get(name, 'step skipped')})."
             for name in result.not_run]
-    if "resources" in facts:
-        out += [f"- A transaction of the target N = {facts['resources'].target_n:,} calls itself: its locks and "
+    if facts.resources is not None:
+        out += [f"- A transaction of the target N = {facts.resources.target_n:,} calls itself: its locks and "
                 "memory are extrapolated from this run's checkpoints (tests/test_resources.py runs the target N, "
                 "opt-in)."]
     if s.expect is not None and s.expect.n != n:
@@ -405,7 +404,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
 
     if timings:
         out += ["## Timings and environment (not part of the snapshot)", ""]
-        t = result.timings
+        t = result.all_timings()
         if t.get("per_instance_us"):
             line = f"An `ok` call cost {t['per_instance_us']:,.1f} us per instance"
             if t.get("rate_vs_minimal"):
@@ -421,19 +420,19 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                              f"({t[f'{name}_vs_ok']:.2f}x an `ok` call)")
             out += [line + ".", ""]
         rows = [[k, "-" if v is None else f"{v:,.4f}" if isinstance(v, float) else _fmt(v)]
-                for k, v in sorted(result.timings.items())]
+                for k, v in sorted(t.items())]
         rows += [[k, _fmt(v)] for k, v in sorted((environment or {}).items())]
         out += [*_table(["Measure", "Value"], rows), ""]
         out += _resources_figures(result)
-        out += _workers_timings(facts.get("workers", {}))
+        out += _workers_timings(facts.workers)
     return "\n".join(out)
 
 
 def to_json(result: RunResult, environment: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON twin (SPEC section 4): scenario, n, passed, invariants, counts, plus details."""
     facts = result.facts
-    pre = facts.get("pre", {}).get("counts", {})
-    post = facts.get("post", {}).get("counts", {})
+    pre = facts.pre.counts if facts.pre else {}
+    post = facts.post.counts if facts.post else {}
     counts = {t: {"before": pre.get(t), "after": post.get(t),
                   "delta": (post[t] - pre[t]) if t in pre and t in post else None} for t in SPEC_TABLES}
     return {
@@ -449,15 +448,15 @@ def to_json(result: RunResult, environment: dict[str, Any] | None = None) -> dic
         "not_run": result.not_run,
         "not_run_reasons": result.not_run_reasons,
         "counts": counts,
-        "digest_audit": facts.get("post", {}).get("digest_audit"),
-        "digest_sample": facts.get("sample", []),
-        "rollback_dry_run": facts.get("dry_run", {}).get("summary"),
-        "rollback": facts.get("rollback", {}).get("result"),
-        "workers": facts.get("workers"),
-        "resources_per_call": (facts["resources"].to_dict() if "resources" in facts
+        "digest_audit": facts.digest_audit.to_dict() if facts.digest_audit else None,
+        "digest_sample": [dataclasses.asdict(row) for row in facts.sample],
+        "rollback_dry_run": facts.dry_run.summary if facts.dry_run else None,
+        "rollback": facts.rollback.result if facts.rollback else None,
+        "workers": facts.workers.to_dict() if facts.workers else None,
+        "resources_per_call": (facts.resources.to_dict() if facts.resources is not None
                                else {"not_run": _resources_not_measured(result)}),
-        "timings": result.timings,
-        "check_seconds": facts.get("check_seconds", {}),
+        "timings": result.all_timings(),
+        "check_seconds": facts.check_seconds,
         "environment": environment or {},
     }
 

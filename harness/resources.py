@@ -27,17 +27,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
 from harness.config import DEFAULT_MEMORY_BUDGET, HarnessConfig
-from harness.invariants import Evidence, invariant
-from harness.run_context import CheckNotRun
 from harness.scenario import SPEC_TARGET_N
-
-if TYPE_CHECKING:
-    from harness.run_context import RunContext
 
 CHECKPOINT_QUARTERS = 4
 PASS, FAIL, NOT_RUN, MEASURED = "PASS", "FAIL", "NOT RUN", "measured"
@@ -227,7 +222,7 @@ class ResourceRow:
     #: Exact figures (same on every run of the same build and server) go in the snapshotted report part.
     exact: bool = True
 
-    def evidence(self, target_n: int, calls: tuple[int, ...]) -> Evidence:
+    def evidence(self, target_n: int, calls: tuple[int, ...]) -> dict[str, Any]:
         return {"resource": self.resource, "status": self.status, "per_call": self.per_call,
                 "checkpoint_calls": list(calls), "values_at_checkpoints": list(self.values),
                 "extrapolated_at_target": None if self.at_target is None else round(self.at_target),
@@ -342,42 +337,3 @@ def evaluate(meter: Meter, target_n: int, target_from: str, capacity: LockCapaci
         rows.append(ResourceRow(name, unit, MEASURED, shown, slope, extrapolate(shown[-1] or 0, slope),
                                 reason=note, exact=exact))
     return ResourceReport(meter.n, target_n, target_from, calls, tuple(rows), capacity, memory_budget)
-
-
-def _judged(ctx: RunContext, resource: str) -> tuple[bool, Evidence]:
-    report: ResourceReport | None = ctx.facts.get("resources")
-    if report is None:
-        raise CheckNotRun("the scenario transaction was not measured")
-    row = report.row(resource)
-    if row.status == NOT_RUN:
-        raise CheckNotRun(row.reason)
-    if row.status == FAIL:
-        return False, row.evidence(report.target_n, report.calls)
-    # A held verdict shows only what is the same on every run of the build (it is in the snapshot):
-    # the server's lock figures and the byte counts are in the report's "Resources per call" section.
-    if row.exact:
-        return True, {"resource": resource, "per_call": row.per_call, "checkpoint_calls": list(report.calls),
-                      "target_n": report.target_n}
-    return True, {"resource": resource, "target_n": report.target_n, "limit": row.limit,
-                  "limit_from": row.limit_source,
-                  "rule": "per call (the smallest growth over the checkpoint intervals) x the target N stays "
-                          "within the limit"}
-
-
-def _single_transaction(ctx: RunContext) -> bool:
-    # K workers commit a batch at a time: no one transaction makes the run's N calls (the report says so).
-    return not ctx.scenario.workers
-
-
-@invariant("lock_table_holds_at_target_n", phase="in_tx", applies=_single_transaction, covers=("S1.orch.scale",),
-           description="the lock-table entries the transaction holds per call, extrapolated to the target N "
-                       "(SPEC: 100,000), fit in the shared lock table the server's settings guarantee")
-def lock_table_holds_at_target_n(ctx: RunContext) -> tuple[bool, Evidence]:
-    return _judged(ctx, LOCKS)
-
-
-@invariant("backend_memory_holds_at_target_n", phase="in_tx", applies=_single_transaction, covers=("S1.orch.scale",),
-           description="the backend memory the transaction keeps per call, extrapolated to the target N "
-                       "(SPEC: 100,000), stays within the memory budget")
-def backend_memory_holds_at_target_n(ctx: RunContext) -> tuple[bool, Evidence]:
-    return _judged(ctx, MEMORY)

@@ -13,7 +13,9 @@ from typing import Any, Protocol, TypeVar
 
 import psycopg
 
+from harness import db_state
 from harness.databases import Database
+from harness.results import DigestAudit, RunFacts
 from harness.scenario import SPEC_TABLES, MixItem, Scenario
 
 T = TypeVar("T")
@@ -31,6 +33,13 @@ class CheckNotRun(Exception):
     """Raised by a check that cannot be read on this build or run (reported NOT RUN with the reason)."""
 
 
+def recorded(fact: T | None, what: str) -> T:
+    """A fact an earlier step records; its absence means that step did not run, so the check cannot."""
+    if fact is None:
+        raise CheckNotRun(f"{what} was not recorded")
+    return fact
+
+
 @dataclass
 class RunContext:
     """What a check may read: the connection (inside or after the run), the plan and the facts.
@@ -45,7 +54,7 @@ class RunContext:
     n: int
     plan: list[tuple[MixItem, int]]
     pieces: dict[str, int] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: RunFacts = field(default_factory=RunFacts)
     clones: Clones | None = None
     #: Whole-database reads the runner started on connections of their own (they run while the
     #: checks that do not need them do); by name, see `read`.
@@ -55,6 +64,13 @@ class RunContext:
         """The background read `name` (waiting for it; its error is raised here), or `compute` on conn now."""
         future = self.background.get(name)
         return future.result() if future is not None else compute(self.conn)
+
+    def digest_audit(self) -> DigestAudit:
+        """The harness's digest audit after COMMIT (the runner's background read, waited for here)."""
+        if self.facts.digest_audit is None:
+            self.facts.digest_audit = DigestAudit.of(
+                self.read("digest_audit", lambda conn: db_state.digest_audit(conn, self.scenario.actor)))
+        return self.facts.digest_audit
 
     @property
     def expected_memberships(self) -> int:

@@ -18,21 +18,29 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
-from harness import db_state, probes, resources, workers
+from harness import db_state, probes, resource_checks, resources, workers
 from harness.conformance import require_runnable
 from harness.databases import BaselineClones, Database, DatabasePool
 from harness.errors import HarnessError, ScenarioError
-from harness.invariants import PHASES, InvariantResult, invariants_for, load_plugin_invariants
+from harness.invariants import PHASES, invariants_for, load_plugin_invariants
+from harness.results import (
+    DryRunFacts,
+    InvariantResult,
+    ReplayFacts,
+    RollbackFacts,
+    RunResult,
+    SampleInstance,
+    Snapshot,
+)
 from harness.run_context import CheckNotRun, Clones, RunContext
-from harness.scenario import SPEC_TABLES, MixItem, Scenario
+from harness.scenario import SPEC_TABLES, Scenario
 from harness.spec_calls import call_orchestrator_once, set_gates
 
-assert probes and resources and workers  # imported for their @invariant registrations
+assert probes and resource_checks and workers  # imported for their @invariant registrations
 
 Progress = Callable[[str, int, int], None]
 
@@ -59,33 +67,6 @@ SELECT seq, {function}(event_id, %(event_type)s, template_key, suffix, %(actor)s
  WHERE seq BETWEEN %(lo)s AND %(hi)s
  ORDER BY seq
 """
-
-
-@dataclass
-class RunResult:
-    scenario: Scenario
-    n: int
-    results: list[InvariantResult]
-    facts: dict[str, Any]
-    timings: dict[str, float]
-    plan: list[tuple[MixItem, int]]
-    pieces: dict[str, int]
-    not_run: list[str]
-    not_run_reasons: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        """Every invariant that ran held. Those not run are listed in `not_run`, never counted as held."""
-        return bool(self.results) and all(r.passed for r in self.results)
-
-    @property
-    def failed(self) -> list[InvariantResult]:
-        return [r for r in self.results if not r.passed]
-
-    def failure_summary(self) -> str:
-        lines = [f"{r.name}: {r.description}; evidence: {r.evidence}" for r in self.failed]
-        lines += [f"{name}: not run ({self.not_run_reasons.get(name, 'step skipped')})" for name in self.not_run]
-        return "\n".join(lines)
 
 
 def _raise_if_out_of_space(exc: BaseException) -> None:
@@ -135,7 +116,7 @@ class _Run:
                 passed, evidence = False, {"check_raised": _error_evidence(exc)}
             finally:
                 # Where the harness's own time goes (the report's JSON keeps it per check).
-                self.ctx.facts.setdefault("check_seconds", {})[inv.name] = round(time.perf_counter() - began, 4)
+                self.ctx.facts.check_seconds[inv.name] = round(time.perf_counter() - began, 4)
             self.results.append(InvariantResult(inv.name, phase, inv.description, bool(passed), evidence))
 
     def order_phase(self, phase: str) -> None:
@@ -179,7 +160,7 @@ class _Run:
         _raise_if_out_of_space(exc)
         self.results.append(InvariantResult(name, phase, description, False, _error_evidence(exc)))
 
-    def snapshot(self, *, post: bool = False) -> dict[str, Any]:
+    def snapshot(self, *, post: bool = False) -> Snapshot:
         """Counts, views, per-actor rows and the fingerprint of every SPEC table (before the run and
         after its rollback, which are compared row for row).
 
@@ -192,12 +173,9 @@ class _Run:
         tables = SPEC_TABLES
         if post:
             tables = tuple(t for t, delta in self.ctx.expected_deltas().items() if delta == 0)
-        snap: dict[str, Any] = {"counts": db_state.table_counts(conn),
-                                "summary": db_state.template_summary(conn),
-                                "gates": db_state.gate_states(conn),
-                                "fingerprint": db_state.fingerprint(conn, tables)}
-        if not post:
-            snap["actors"] = db_state.actor_rows(conn)
+        snap = Snapshot(counts=db_state.table_counts(conn), summary=db_state.template_summary(conn),
+                        gates=db_state.gate_states(conn), fingerprint=db_state.fingerprint(conn, tables),
+                        actors={} if post else db_state.actor_rows(conn))
         self.timings["snapshots_s"] = self.timings.get("snapshots_s", 0.0) + time.perf_counter() - began
         return snap
 
@@ -337,8 +315,8 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
         run = _Run(ctx, progress, limits)
         create_plan(ctx)
         _preflight(ctx)
-        ctx.facts["pre"] = run.snapshot()
-        ctx.facts["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        ctx.facts.pre = run.snapshot()
+        ctx.facts.server_version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         not_run: list[str] = []
 
         # K concurrent sessions (harness/workers.py), or the seeds' one scenario transaction.
@@ -351,10 +329,9 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             conn.execute("ANALYZE pg_temp.iu_run_plan, pg_temp.iu_run_calls")
             reads = run.start_background_reads()
             try:
-                ctx.facts["post"] = run.snapshot(post=True)
+                ctx.facts.post = run.snapshot(post=True)
                 run.check_phase("post_commit", deferred=False)
-                ctx.facts["post"]["digest_audit"] = ctx.read(
-                    "digest_audit", lambda c: db_state.digest_audit(c, scenario.actor))
+                ctx.digest_audit()  # the deferred checks' read: waited for here, recorded for the report
                 run.check_phase("post_commit", deferred=True)
                 run.order_phase("post_commit")
             except BaseException:
@@ -372,7 +349,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
                 _real_rollback(run)
         else:
             # What a failed transaction left: the counts (they should equal the pre-run ones).
-            ctx.facts["post"] = {"counts": db_state.table_counts(conn)}
+            ctx.facts.post = Snapshot(counts=db_state.table_counts(conn))
         ran = {r.name for r in run.results}
         skipped_phases = PHASES if not committed else (() if rollback else ("rollback",))
         for phase in skipped_phases:
@@ -387,7 +364,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             run.timings["per_instance_us"] = run.timings["calls_s"] / n * 1e6
             run.timings["instances_per_s"] = n / run.timings["calls_s"] if run.timings["calls_s"] else 0.0
             _per_instance(run.timings, n)
-        ctx.facts["sample"] = _digest_sample(ctx) if committed else []
+        ctx.facts.sample = _digest_sample(ctx) if committed else []
         if scenario.workers:
             workers.drop(conn)
         return RunResult(scenario, n, run.results, ctx.facts, run.timings, ctx.plan, ctx.pieces, not_run,
@@ -409,7 +386,7 @@ def _scenario_transaction(run: _Run) -> bool:
             run.timings["calls_s"] = call_orchestrator(
                 conn, ctx.scenario, ctx.n, "iu_run_calls", lambda done, total: run.progress("scaleout", done, total),
                 checkpoints=resources.checkpoint_calls(ctx.n), at_checkpoint=meter.measure)
-            ctx.facts["resources"] = resources.evaluate(meter, target_n, target_from, capacity,
+            ctx.facts.resources = resources.evaluate(meter, target_n, target_from, capacity,
                                                         run.limits.memory_budget_bytes)
             run.timings["resources_measure_s"] = meter.seconds
             set_gates(conn, False)
@@ -426,14 +403,13 @@ def _scenario_transaction(run: _Run) -> bool:
 def _deliver_with_workers(run: _Run) -> bool:
     """K workers deliver the events (each batch commits); then the in-TX checks, in a transaction."""
     ctx = run.ctx
-    facts = workers.deliver(ctx)
-    ctx.facts["workers"] = facts
-    if "error" in facts:
+    facts = ctx.facts.workers = workers.deliver(ctx)
+    if facts.error is not None:
         run.results.append(InvariantResult(
             "workers_delivered_every_event", "in_tx", "every worker delivered its events to COMMIT "
-            "(deadlocks and serialization failures retried)", False, facts["error"]))
+            "(deadlocks and serialization failures retried)", False, facts.error))
         return False
-    run.timings["calls_s"] = run.timings["transaction_s"] = facts["wall_s"]
+    run.timings["calls_s"] = run.timings["transaction_s"] = facts.wall_s
     with ctx.conn.transaction():
         run.check_phase("in_tx")
     return True
@@ -462,8 +438,7 @@ def _replay(run: _Run) -> None:
     except psycopg.Error as exc:
         run.step_failed("idempotent_replay", "replaying every event ran to COMMIT", "replay", exc)
         return
-    ctx.facts["after_replay"] = {"counts": db_state.table_counts(ctx.conn), "written": written,
-                                 "written_read_by": watch.method}
+    ctx.facts.after_replay = ReplayFacts(db_state.table_counts(ctx.conn), written, watch.method)
     ctx.conn.execute("ANALYZE pg_temp.iu_run_replay")
     run.timings["replay_s"] = time.perf_counter() - began
     run.check_phase("replay")
@@ -491,7 +466,8 @@ def _dry_run(run: _Run) -> None:
     try:
         with ctx.conn.transaction():  # one transaction: the write counters are per transaction
             # Nothing ran since the replay's counts, so they are the "before".
-            counts_before = ctx.facts.get("after_replay", {}).get("counts") or db_state.table_counts(ctx.conn)
+            replayed = ctx.facts.after_replay
+            counts_before = replayed.counts if replayed is not None else db_state.table_counts(ctx.conn)
             watch = db_state.watch_writes(ctx.conn)
             result, named = ctx.conn.execute(DRY_RUN_SQL,  # type: ignore[misc]
                                              {"actor": ctx.scenario.actor}).fetchone()
@@ -503,9 +479,7 @@ def _dry_run(run: _Run) -> None:
     ctx.conn.execute("ANALYZE pg_temp.iu_run_dry_targets")
     summary = {k: v for k, v in result.items() if k != "actor"}
     summary["target_instance_ids"] = f"[{named} uuids]"
-    ctx.facts["dry_run"] = {"result": result, "summary": summary, "written": written,
-                            "written_read_by": watch.method,
-                            "counts_unchanged": counts_before == counts_after}
+    ctx.facts.dry_run = DryRunFacts(result, summary, written, watch.method, counts_before == counts_after)
     run.check_phase("rollback_dry_run")
 
 
@@ -521,16 +495,15 @@ def _real_rollback(run: _Run) -> None:
     run.timings["rollback_s"] = time.perf_counter() - began
     summary = {k: v for k, v in result.items() if k != "actor"}
     summary["target_instance_ids"] = f"[{named} uuids]"
-    ctx.facts["rollback"] = {"result": summary, **run.snapshot()}
+    ctx.facts.rollback = RollbackFacts(summary, run.snapshot())
     run.check_phase("rollback")
 
 
-def _digest_sample(ctx: RunContext, k: int = 3) -> list[dict[str, Any]]:
+def _digest_sample(ctx: RunContext, k: int = 3) -> list[SampleInstance]:
     """First k run instances by instance key (ids vary per run; keys and digests do not)."""
     rows = ctx.conn.execute("""
         SELECT p.template_key, 'tpl-inst:auto:' || p.suffix, c.result->>'template_digest',
                c.result->>'instance_digest', (c.result->>'digest_match')::boolean
           FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
          ORDER BY p.seq LIMIT %s""", (k,)).fetchall()
-    return [{"template": t, "instance_key": key, "template_digest": td, "instance_digest": idg, "match": m}
-            for t, key, td, idg, m in rows]
+    return [SampleInstance(*row) for row in rows]

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.databases import Database, DatabasePool
 from harness.errors import HarnessError
+from harness.results import FloorFigures
 from harness.run_context import RunContext
 from harness.runner import call_orchestrator, create_plan
 from harness.scenario import Scenario
@@ -28,21 +29,17 @@ TARGET_INSTANCES_PER_S = 5000  # the project's speed target at N = 100,000 (show
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One N of a sweep. The floors (harness/floor.py) are per instance, measured at
-    `floor_n` instances (a sample of N when N is large), and so is `build_sample_us`, the
-    build's orchestrator timed beside the minimal one; replay and rollback per instance."""
+    """One N of a sweep. The floors (harness/floor.py) are per instance, measured at a sample of N when
+    N is large, beside the build's orchestrator timed again there; replay and rollback per instance."""
 
     n: int
     calls_s: float
-    floor_us: float | None
     passed: bool
     harness_s: float
     peak_rss_mb: float | None = None
-    minimal_us: float | None = None
-    floor_n: int | None = None
+    floors: FloorFigures | None = None
     replay_us: float | None = None
     rollback_us: float | None = None
-    build_sample_us: float | None = None
 
     @property
     def per_instance_us(self) -> float:
@@ -51,6 +48,24 @@ class SweepPoint:
     @property
     def instances_per_s(self) -> float:
         return self.n / self.calls_s if self.calls_s else 0.0
+
+    @property
+    def floor_n(self) -> int | None:
+        return self.floors.sample_n if self.floors else None
+
+    @property
+    def floor_us(self) -> float | None:
+        """The set-based floor per instance."""
+        return self.floors.set_based_us if self.floors else None
+
+    @property
+    def minimal_us(self) -> float | None:
+        return self.floors.minimal_us if self.floors else None
+
+    @property
+    def build_sample_us(self) -> float | None:
+        """The build's orchestrator per instance, timed beside the minimal one at `floor_n`."""
+        return self.floors.build_at_sample_us if self.floors else None
 
     @property
     def floor_s(self) -> float | None:
@@ -66,15 +81,13 @@ class SweepPoint:
     @property
     def rate_vs_set_based(self) -> float | None:
         """The build's rate as a fraction of the set-based floor's (1.0 = as fast), both at `floor_n`."""
-        return (self.floor_us / self.build_sample_us
-                if self.floor_us and self.build_sample_us and self.calls_s else None)
+        return self.floors.rate_vs_set_based if self.floors and self.calls_s else None
 
     @property
     def rate_vs_minimal(self) -> float | None:
         """The build's rate as a fraction of the minimal orchestrator's (1.0 = as fast), side by side
         at `floor_n`: same size, alternating order (harness/floor.py)."""
-        return (self.minimal_us / self.build_sample_us
-                if self.minimal_us and self.build_sample_us and self.calls_s else None)
+        return self.floors.rate_vs_minimal if self.floors and self.calls_s else None
 
     @property
     def replay_vs_ok(self) -> float | None:
@@ -290,7 +303,7 @@ def measure_scaling(pool: DatabasePool, scenario: Scenario, rounds: int = 3) -> 
                 spent[n].append(time_scenario_transaction(database, scenario, n))
             finally:
                 pool.drop(database.name)
-    points = [SweepPoint(n, statistics.median(times), None, True, 0.0) for n, times in spent.items()]
+    points = [SweepPoint(n, statistics.median(times), True, 0.0) for n, times in spent.items()]
     check = check_scaling(points, scenario.scaling_threshold, min_step=2)
     check.evidence["rounds"] = rounds
     return check

@@ -39,11 +39,12 @@ import psycopg
 from psycopg import errors
 
 from harness.invariants import invariant
+from harness.results import WorkersFacts
 from harness.run_context import RunContext
 from harness.spec_calls import set_gates
 
 if TYPE_CHECKING:
-    from harness.runner import RunResult
+    from harness.results import RunResult
 
 SCHEMA = "iu_harness_run"
 RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure)
@@ -190,7 +191,7 @@ def redelivered_count(ctx: RunContext) -> int:
     return round(ctx.n * ctx.scenario.redelivered)
 
 
-def deliver(ctx: RunContext) -> dict[str, Any]:
+def deliver(ctx: RunContext) -> WorkersFacts:
     """Deliver the run's plan (pg_temp.iu_run_plan of ctx.conn) through K concurrent workers.
 
     Fills pg_temp.iu_run_calls; returns the facts of the delivery (timings, retries, lock waits,
@@ -238,18 +239,14 @@ def deliver(ctx: RunContext) -> dict[str, Any]:
                 set_gates(conn, False)
     errors_seen = [o.error for o in outcomes if o.error is not None]
     deliveries = sum(o.deliveries for o in outcomes)
-    facts: dict[str, Any] = {
-        "workers": k, "batch": batch, "gates": scenario.gates, "events": ctx.n,
-        "redelivered": redelivered_count(ctx), "deliveries": deliveries,
-        "batches": sum(o.batches for o in outcomes), "retries": sum(o.retries for o in outcomes),
-        "wall_s": wall, "events_per_s": ctx.n / wall if wall and not errors_seen else 0.0,
-        "lock_waits": sampler.summary() if sampler is not None else {},
-    }
-    if errors_seen:
-        facts["error"] = errors_seen[0]
-    else:
+    if not errors_seen:
         conn.execute(COLLECT_SQL)
-    return facts
+    return WorkersFacts(
+        workers=k, batch=batch, gates=scenario.gates, events=ctx.n, redelivered=redelivered_count(ctx),
+        deliveries=deliveries, batches=sum(o.batches for o in outcomes), retries=sum(o.retries for o in outcomes),
+        wall_s=wall, events_per_s=ctx.n / wall if wall and not errors_seen else 0.0,
+        lock_waits=sampler.summary() if sampler is not None else {},
+        error=errors_seen[0] if errors_seen else None)
 
 
 def drop(conn: psycopg.Connection) -> None:
@@ -299,11 +296,11 @@ def write_throughput_report(scenario_name: str, results: list[RunResult], folder
     """
     rows = []
     for result in results:
-        facts = result.facts.get("workers", {})
+        facts = result.facts.workers
         rows.append({"workers": result.scenario.workers, "n": result.n, "passed": result.passed,
-                     "events_per_s": facts.get("events_per_s", 0.0), "wall_s": facts.get("wall_s", 0.0),
-                     "retries": facts.get("retries", 0), "gates": result.scenario.gates,
-                     "lock_waits": facts.get("lock_waits", {})})
+                     "events_per_s": facts.events_per_s if facts else 0.0, "wall_s": facts.wall_s if facts else 0.0,
+                     "retries": facts.retries if facts else 0, "gates": result.scenario.gates,
+                     "lock_waits": facts.lock_waits if facts else {}})
     base = {r["n"]: r["events_per_s"] for r in rows if r["workers"] == 1 and r["events_per_s"]}
     for row in rows:
         row["vs_k1"] = row["events_per_s"] / base[row["n"]] if row["n"] in base and row["events_per_s"] else None

@@ -223,7 +223,7 @@ def test_seed_scenario_passes_on_each_installed_major(major: int, tmp_path: Path
     finally:
         session.close()
     assert result.passed, result.failure_summary()
-    assert result.facts["server_version"] == environment["server_version"]
+    assert result.facts.server_version == environment["server_version"]
     report = json.loads((tmp_path / "seed-50000x-03-n20.json").read_text())
     assert report["passed"] is True and report["environment"]["server_version"].startswith(f"{major}.")
     assert report["environment"]["server_binaries"]

@@ -36,6 +36,7 @@ from harness.resources import (
     checkpoint_calls,
     lock_capacity,
 )
+from harness.results import RunFacts
 from harness.run_context import RunContext
 from harness.runner import call_orchestrator, create_plan, run_scenario
 from harness.scenario import SPEC_TARGET_N, load_scenario
@@ -125,8 +126,8 @@ def build_pool(iu_pool: DatabasePool, request: pytest.FixtureRequest) -> Iterato
     pool.close()
 
 
-def _report(result_facts: dict[str, object]) -> ResourceReport:
-    report = result_facts["resources"]
+def _report(result_facts: RunFacts) -> ResourceReport:
+    report = result_facts.resources
     assert isinstance(report, ResourceReport)
     return report
 

@@ -53,7 +53,7 @@ def test_scaleout(scenario: Scenario, n: int, iu_config: HarnessConfig, iu_sessi
     if not iu_config.reports_are_snapshotted:
         return
     rendered = render_markdown(result)
-    major = int(str(result.facts["server_version"]).split(".")[0])
+    major = int(str(result.facts.server_version).split(".")[0])
     if major * 10000 < SUBXACT_MIN_SERVER_VERSION:
         # The snapshots are what a server that reads every resource writes (16+; CI compares them on 16,
         # 17 and 18). Below 16 the subtransactions row must say NOT RUN with the reason, never a figure;

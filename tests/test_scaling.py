@@ -28,7 +28,7 @@ SEED = ROOT / "scenarios" / "seed-50000x-03.toml"
 
 
 def _point(n: int, per_instance_us: float) -> SweepPoint:
-    return SweepPoint(n, per_instance_us * n / 1e6, None, True, 0.0)
+    return SweepPoint(n, per_instance_us * n / 1e6, True, 0.0)
 
 
 def test_check_fails_above_the_threshold_with_both_figures() -> None:
@@ -48,7 +48,7 @@ def test_check_holds_at_or_below_the_threshold() -> None:
 @pytest.mark.parametrize(("points", "reason"), [
     ([_point(100, 100)], "two or more N"),
     ([_point(100, 100), _point(500, 900)], "x5 in this sweep"),
-    ([_point(100, 100), SweepPoint(1000, 0.0, None, False, 0.0)], "two or more N"),  # a failed transaction
+    ([_point(100, 100), SweepPoint(1000, 0.0, False, 0.0)], "two or more N"),  # a failed transaction
 ])
 def test_check_is_not_run_rather_than_held_when_it_cannot_judge(points: list[SweepPoint], reason: str) -> None:
     check = check_scaling(points, 3.0, 10)

@@ -20,7 +20,8 @@ import pytest
 
 from harness.config import BUNDLED_SQL_DIR
 from harness.databases import DatabasePool
-from harness.runner import RunResult, run_scenario
+from harness.results import RunResult
+from harness.runner import run_scenario
 from harness.scenario import load_scenario
 from harness.traceability import read_faults
 

@@ -34,8 +34,8 @@ def test_k_workers_hold_every_invariant(k: int, gates: str, iu_pool: DatabasePoo
     delivery = next(r for r in result.results if r.name == "at_least_once_delivery").evidence
     assert delivery["deliveries"] == 360 and delivery["redelivered"] == 60
     assert delivery["one_ok_rest_duplicate_one_instance"] == 300
-    facts = result.facts["workers"]
-    assert facts["batches"] >= 360 // 50 and facts["workers"] == k
+    facts = result.facts.workers
+    assert facts is not None and facts.batches >= 360 // 50 and facts.workers == k
     with iu_pool.clone(scenario.baseline).connect() as conn:  # the harness's own schema never reaches a clone
         assert conn.execute("SELECT to_regnamespace('iu_harness_run')").fetchone() == (None,)
 
@@ -45,7 +45,8 @@ def test_in_tx_gates_make_the_workers_queue_on_the_gate_rows(iu_pool: DatabasePo
     scenario = _workers(2, batch=100, redelivered=0.0, gates="in_tx")
     result = run_scenario(iu_pool.clone(scenario.baseline), scenario, 2000, pool=iu_pool, rollback=False)
     assert result.passed, result.failure_summary()
-    waits = result.facts["workers"]["lock_waits"]["top_waits"]
+    assert result.facts.workers is not None
+    waits = result.facts.workers.lock_waits["top_waits"]
     assert any("iu_core.iu_gate" in w["statement"] for w in waits), waits
 
 

@@ -42,7 +42,8 @@ from harness.mutate.outcome import Outcome, Status
 from harness.mutate.shard import select_functions, shard
 from harness.mutate.since import catalog_at, changed_targets
 from harness.resources import ResourceLimits
-from harness.runner import RunResult, run_scenario
+from harness.results import RunResult
+from harness.runner import run_scenario
 from harness.scenario import Scenario
 from harness.session import HarnessSession
 

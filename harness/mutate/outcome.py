@@ -22,7 +22,7 @@ import psycopg
 
 from harness.build_tests import BuildTestFailure
 from harness.mutate.mutant import Mutant
-from harness.runner import RunResult
+from harness.results import RunResult
 
 QUERY_CANCELED = "57014"  # what statement_timeout raises
 
