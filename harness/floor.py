@@ -43,10 +43,9 @@ from dataclasses import dataclass
 import psycopg
 
 from harness.databases import Database, DatabasePool
-from harness.run_context import RunContext
-from harness.runner import ORCHESTRATOR, call_orchestrator, create_plan
+from harness.plan import answered_ok, create_plan, scenario_transaction
 from harness.scenario import Scenario
-from harness.spec_calls import set_gates
+from harness.spec_calls import ORCHESTRATOR
 
 # Measured (2026-11-22, /tmp script timing measure_floors at 25k/50k/100k twice each): on a quiet
 # machine the minimal orchestrator costs 112-115 us per instance at 25,000 vs 116-118 us at 100,000
@@ -188,10 +187,6 @@ class FloorTiming:
         return self.seconds / self.n * 1e6
 
 
-def _plan(conn: psycopg.Connection, database: Database, scenario: Scenario, n: int) -> None:
-    create_plan(RunContext(conn, database, scenario, n, scenario.counts_at(n)))
-
-
 def _id_default(conn: psycopg.Connection) -> str:
     row = conn.execute(ID_DEFAULT_SQL).fetchone()
     return str(row[0]) if row and row[0] else "gen_random_uuid()"
@@ -200,7 +195,7 @@ def _id_default(conn: psycopg.Connection) -> str:
 def time_floor(database: Database, scenario: Scenario, n: int) -> float:
     """Seconds to write the run's rows set-based, in one committed transaction (database is changed)."""
     with database.connect(autocommit=True) as conn:
-        _plan(conn, database, scenario, n)
+        create_plan(conn, scenario, n)
         id_default = _id_default(conn)
         params = {"actor": scenario.actor, "event_type": scenario.event_type, "emit_mode": scenario.emit_mode}
         began = time.perf_counter()
@@ -217,14 +212,10 @@ def time_orchestrator(database: Database, scenario: Scenario, n: int, function: 
     with database.connect(autocommit=True) as conn:
         if setup_sql:
             conn.execute(setup_sql)
-        _plan(conn, database, scenario, n)
-        with conn.transaction():
-            set_gates(conn, True)
-            spent = call_orchestrator(conn, scenario, n, function=function)
-            set_gates(conn, False)
-        row = conn.execute("SELECT count(*) FILTER (WHERE result->>'status' = 'ok') FROM pg_temp.iu_run_calls")
-        composed = row.fetchone()
-        if not composed or composed[0] != n:  # a floor of nothing would flatter the build
+        create_plan(conn, scenario, n)
+        spent = scenario_transaction(conn, scenario, n, function=function)
+        composed = answered_ok(conn)
+        if composed != n:  # a floor of nothing would flatter the build
             raise psycopg.DataError(f"{function} composed {composed} of {n} events")
         return spent
 

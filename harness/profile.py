@@ -24,10 +24,9 @@ from harness.config import HarnessConfig
 from harness.databases import Database, DatabasePool
 from harness.errors import HarnessError
 from harness.floor import MINIMAL_FUNCTION, MINIMAL_ORCHESTRATOR_SQL
-from harness.run_context import RunContext
-from harness.runner import ORCHESTRATOR, REAL_ROLLBACK_SQL, call_orchestrator, create_plan
+from harness.plan import CALLS_TABLE, REPLAY_TABLE, create_plan, scenario_transaction
 from harness.scenario import Scenario
-from harness.spec_calls import set_gates
+from harness.spec_calls import ORCHESTRATOR, REAL_ROLLBACK_SQL
 
 PROFILE_SETTINGS = {
     "shared_preload_libraries": "pg_stat_statements",
@@ -184,14 +183,6 @@ def _read(conn: psycopg.Connection, profile: PassProfile, top: int) -> None:
     profile.fk_calls, profile.fk_ms = (int(fk[0]), float(fk[1])) if fk else (0, 0.0)
 
 
-def _calls(conn: psycopg.Connection, scenario: Scenario, n: int, table: str, function: str) -> float:
-    with conn.transaction():
-        set_gates(conn, True)
-        spent = call_orchestrator(conn, scenario, n, table, function=function)
-        set_gates(conn, False)
-    return spent
-
-
 def profile_scenario(config: HarnessConfig, scenario: Scenario, n: int, *, minimal: bool = False,
                      top: int = 25, parts: bool = False) -> Profile:
     """Profile the build's orchestrator (or, with `minimal`, the minimal-orchestrator floor)."""
@@ -211,11 +202,11 @@ def profile_scenario(config: HarnessConfig, scenario: Scenario, n: int, *, minim
             if minimal:
                 conn.execute(MINIMAL_ORCHESTRATOR_SQL)
                 function = MINIMAL_FUNCTION
-            create_plan(RunContext(conn, database, scenario, n, scenario.counts_at(n)))
+            create_plan(conn, scenario, n)
             passes = []
-            for name, table in (("calls (ok)", "iu_run_calls"), ("replay (duplicate)", "iu_run_replay")):
+            for name, table in (("calls (ok)", CALLS_TABLE), ("replay (duplicate)", REPLAY_TABLE)):
                 _reset(conn)
-                spent = _calls(conn, scenario, n, table, function)
+                spent = scenario_transaction(conn, scenario, n, table, function)
                 passes.append(PassProfile(name, n, spent))
                 _read(conn, passes[-1], top)
             sizes = [(str(name), bool(is_index), int(size)) for name, is_index, size in conn.execute(SIZES_SQL)]

@@ -27,6 +27,7 @@ from harness.conformance import require_runnable
 from harness.databases import BaselineClones, Database, DatabasePool
 from harness.errors import HarnessError, ScenarioError
 from harness.invariants import PHASES, invariants_for, load_plugin_invariants
+from harness.plan import CALLS_TABLE, REPLAY_TABLE, call_orchestrator, create_plan, gates_open
 from harness.results import (
     DryRunFacts,
     InvariantResult,
@@ -38,36 +39,11 @@ from harness.results import (
 )
 from harness.run_context import CheckNotRun, Clones, RunContext
 from harness.scenario import SPEC_TABLES, Scenario
-from harness.spec_calls import call_orchestrator_once, set_gates
+from harness.spec_calls import REAL_ROLLBACK_SQL, call_orchestrator_once, set_gates
 
 assert probes and resource_checks and workers  # imported for their @invariant registrations
 
 Progress = Callable[[str, int, int], None]
-
-PLAN_SQL = """
-CREATE TEMP TABLE iu_run_plan AS
-SELECT (row_number() OVER (ORDER BY m.ord, g.i))::int AS seq,
-       m.template_key,
-       g.i AS idx,
-       m.prefix || lpad(g.i::text, greatest(m.width, length(g.i::text)), '0') || m.tail AS suffix,
-       CASE WHEN m.event_base IS NULL
-            THEN md5(%(scenario)s || ':' || m.template_key || ':' || g.i)::uuid
-            ELSE (left(m.event_base, 24) || lpad(g.i::text, 12, '0'))::uuid
-       END AS event_id
-  FROM unnest(%(templates)s::text[], %(prefixes)s::text[], %(widths)s::int[], %(tails)s::text[],
-              %(counts)s::int[], %(bases)s::text[])
-       WITH ORDINALITY AS m(template_key, prefix, width, tail, cnt, event_base, ord)
- CROSS JOIN LATERAL generate_series(1, m.cnt) AS g(i)
-"""
-ORCHESTRATOR = "iu_core.fn_iu_auto_instantiate_from_event"
-CALL_SQL = """
-INSERT INTO pg_temp.{table} (seq, result)
-SELECT seq, {function}(event_id, %(event_type)s, template_key, suffix, %(actor)s, %(emit_mode)s)
-  FROM pg_temp.iu_run_plan
- WHERE seq BETWEEN %(lo)s AND %(hi)s
- ORDER BY seq
-"""
-
 
 def _raise_if_out_of_space(exc: BaseException) -> None:
     """A full disk (SQLSTATE 53100) says nothing about the build: the run cannot go on, so it is raised
@@ -179,37 +155,13 @@ class _Run:
         self.timings["snapshots_s"] = self.timings.get("snapshots_s", 0.0) + time.perf_counter() - began
         return snap
 
-    def call_all(self, table: str, stage: str) -> float:
-        return call_orchestrator(self.ctx.conn, self.ctx.scenario, self.ctx.n, table,
-                                 lambda done, total: self.progress(stage, done, total))
+    def call_all(self, table: str, stage: str, checkpoints: Sequence[int] = (),
+                 at_checkpoint: Callable[[int], None] | None = None) -> float:
+        def progress(done: int, total: int) -> None:
+            self.progress(stage, done, total)
 
-
-def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, table: str = "iu_run_calls",
-                      progress: Callable[[int, int], None] | None = None, function: str = ORCHESTRATOR,
-                      checkpoints: Sequence[int] = (), at_checkpoint: Callable[[int], None] | None = None) -> float:
-    """Call the orchestrator for every plan row, in chunks (for progress); returns seconds spent calling.
-
-    Runs inside the caller's transaction; results go to pg_temp.<table>, never to Python.
-    `function` is another function of the orchestrator's signature (the minimal-orchestrator floor).
-    A chunk ends at each of `checkpoints` (calls made so far), where `at_checkpoint` runs, untimed.
-    """
-    chunk = max(100, min(5000, n // 100 or 1))
-    spent = 0.0
-    query = CALL_SQL.format(table=table, function=function)
-    params = {"event_type": scenario.event_type, "actor": scenario.actor, "emit_mode": scenario.emit_mode}
-    stops = sorted(set(checkpoints))
-    lo = 1
-    while lo <= n:
-        hi = min([n, lo + chunk - 1, *(c for c in stops if c >= lo)])
-        began = time.perf_counter()
-        conn.execute(query, {**params, "lo": lo, "hi": hi})  # type: ignore[arg-type]
-        spent += time.perf_counter() - began
-        if at_checkpoint is not None and hi in stops:
-            at_checkpoint(hi)
-        if progress is not None:
-            progress(hi, n)
-        lo = hi + 1
-    return spent
+        return call_orchestrator(self.ctx.conn, self.ctx.scenario, self.ctx.n, table, progress,
+                                 checkpoints=checkpoints, at_checkpoint=at_checkpoint)
 
 
 def _preflight(ctx: RunContext) -> None:
@@ -277,23 +229,6 @@ def _refuse_undefined_emit_mode(conn: psycopg.Connection, scenario: Scenario) ->
                             fix="use 'live' or an emit_mode this build defines")
 
 
-def create_plan(ctx: RunContext) -> None:
-    parts = [item.suffix_parts for item, _ in ctx.plan]
-    ctx.conn.execute("DROP TABLE IF EXISTS pg_temp.iu_run_plan, pg_temp.iu_run_calls, "
-                     "pg_temp.iu_run_replay, pg_temp.iu_run_dry_targets")
-    ctx.conn.execute(PLAN_SQL, {  # type: ignore[arg-type]
-        "scenario": ctx.scenario.name,
-        "templates": [item.template for item, _ in ctx.plan],
-        "prefixes": [p[0] for p in parts], "widths": [p[1] for p in parts], "tails": [p[2] for p in parts],
-        "counts": [count for _, count in ctx.plan],
-        "bases": [item.event_id_base for item, _ in ctx.plan],
-    })
-    ctx.conn.execute("ALTER TABLE pg_temp.iu_run_plan ADD PRIMARY KEY (seq)")
-    for table in ("iu_run_calls", "iu_run_replay"):
-        ctx.conn.execute(f"CREATE TEMP TABLE {table} (seq int PRIMARY KEY, result jsonb)")
-    ctx.conn.execute("CREATE TEMP TABLE iu_run_dry_targets (ord int PRIMARY KEY, id uuid)")
-
-
 def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bool = True,
                  progress: Progress | None = None, pool: DatabasePool | None = None,
                  clones: Clones | None = None, limits: resources.ResourceLimits | None = None) -> RunResult:
@@ -313,7 +248,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
     with database.connect(autocommit=True) as conn:
         ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n), clones=clones)
         run = _Run(ctx, progress, limits)
-        create_plan(ctx)
+        create_plan(conn, scenario, n)
         _preflight(ctx)
         ctx.facts.pre = run.snapshot()
         ctx.facts.server_version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
@@ -380,16 +315,14 @@ def _scenario_transaction(run: _Run) -> bool:
     checks_s = 0.0
     try:
         with conn.transaction():
-            set_gates(conn, True)
-            # What each call leaves held, read between chunks of calls at fixed fractions of N.
-            meter = resources.Meter.start(conn, ctx.n)
-            run.timings["calls_s"] = call_orchestrator(
-                conn, ctx.scenario, ctx.n, "iu_run_calls", lambda done, total: run.progress("scaleout", done, total),
-                checkpoints=resources.checkpoint_calls(ctx.n), at_checkpoint=meter.measure)
-            ctx.facts.resources = resources.evaluate(meter, target_n, target_from, capacity,
-                                                        run.limits.memory_budget_bytes)
-            run.timings["resources_measure_s"] = meter.seconds
-            set_gates(conn, False)
+            with gates_open(conn):
+                # What each call leaves held, read between chunks of calls at fixed fractions of N.
+                meter = resources.Meter.start(conn, ctx.n)
+                run.timings["calls_s"] = run.call_all(CALLS_TABLE, "scaleout", resources.checkpoint_calls(ctx.n),
+                                                      meter.measure)
+                ctx.facts.resources = resources.evaluate(meter, target_n, target_from, capacity,
+                                                         run.limits.memory_budget_bytes)
+                run.timings["resources_measure_s"] = meter.seconds
             checks_began = time.perf_counter()
             run.check_phase("in_tx")
             checks_s = time.perf_counter() - checks_began
@@ -428,13 +361,11 @@ def _replay(run: _Run) -> None:
     ctx = run.ctx
     began = time.perf_counter()
     try:
-        with ctx.conn.transaction():
-            set_gates(ctx.conn, True)
+        with ctx.conn.transaction(), gates_open(ctx.conn):
             # Around the calls only: the harness's own gate toggling is not the build's write.
             watch = db_state.watch_writes(ctx.conn)
-            run.timings["replay_calls_s"] = run.call_all("iu_run_replay", "replay")
+            run.timings["replay_calls_s"] = run.call_all(REPLAY_TABLE, "replay")
             written = db_state.writes_since(ctx.conn, watch)
-            set_gates(ctx.conn, False)
     except psycopg.Error as exc:
         run.step_failed("idempotent_replay", "replaying every event ran to COMMIT", "replay", exc)
         return
@@ -453,10 +384,6 @@ WITH r AS (SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, tr
                    WITH ORDINALITY AS t(value, ord)
          RETURNING 1)
 SELECT r.j - 'target_instance_ids', (SELECT count(*) FROM named) FROM r
-"""
-REAL_ROLLBACK_SQL = """
-SELECT j - 'target_instance_ids', jsonb_array_length(coalesce(j -> 'target_instance_ids', '[]'))
-  FROM iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, false) AS j
 """
 
 

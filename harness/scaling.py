@@ -16,11 +16,9 @@ from typing import Any
 
 from harness.databases import Database, DatabasePool
 from harness.errors import HarnessError
+from harness.plan import answered_ok, create_plan, scenario_transaction
 from harness.results import FloorFigures
-from harness.run_context import RunContext
-from harness.runner import call_orchestrator, create_plan
 from harness.scenario import Scenario
-from harness.spec_calls import set_gates
 
 SCALING_CHECK = "scaling_per_instance_cost"
 LINEAR_TOLERANCE = 0.10  # exponent up to 1.10 counts as linear on a noisy shared machine
@@ -278,15 +276,11 @@ def time_scenario_transaction(database: Database, scenario: Scenario, n: int) ->
     The run's calls must all answer 'ok' (a timing of refused calls would mean nothing).
     """
     with database.connect(autocommit=True) as conn:
-        create_plan(RunContext(conn, database, scenario, n, scenario.counts_at(n)))
-        with conn.transaction():
-            set_gates(conn, True)
-            spent = call_orchestrator(conn, scenario, n)
-            set_gates(conn, False)
-        row = conn.execute("SELECT count(*) FILTER (WHERE result->>'status' = 'ok') FROM pg_temp.iu_run_calls"
-                           ).fetchone()
-    if row is None or row[0] != n:
-        raise HarnessError(f"{scenario.name} N={n:,}: only {row and row[0]} of {n:,} calls answered 'ok'",
+        create_plan(conn, scenario, n)
+        spent = scenario_transaction(conn, scenario, n)
+        composed = answered_ok(conn)
+    if composed != n:
+        raise HarnessError(f"{scenario.name} N={n:,}: only {composed} of {n:,} calls answered 'ok'",
                            fix=f"run `iu-harness run {scenario.path} --n {n}` to see which invariant fails")
     return spent
 

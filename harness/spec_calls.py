@@ -44,8 +44,14 @@ SPEC_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
                                       "idempotency_key": TEXT, "template_digest": TEXT, "instance_digest": TEXT},
     "iu_gate": {"gate_key": TEXT, "enabled": ("boolean",)},
 }
-ORCHESTRATOR_SQL = ("SELECT iu_core.fn_iu_auto_instantiate_from_event("
+ORCHESTRATOR = "iu_core.fn_iu_auto_instantiate_from_event"
+ORCHESTRATOR_SQL = (f"SELECT {ORCHESTRATOR}("
                     "%s::uuid, %s::text, %s::text, %s::text, %s::text, %s::text)")
+# The real rollback of an actor's run: its answer, and the count of the target ids it names (not the ids).
+REAL_ROLLBACK_SQL = """
+SELECT j - 'target_instance_ids', jsonb_array_length(coalesce(j -> 'target_instance_ids', '[]'))
+  FROM iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, false) AS j
+"""
 
 
 def set_gates(conn: psycopg.Connection, enabled: bool, gates: Sequence[str] = GATES) -> int:

@@ -21,11 +21,9 @@ from scenario_cases import scenario_cases, skip_unless_selected
 from harness.config import HarnessConfig
 from harness.databases import Database, DatabasePool
 from harness.floor import time_floor
-from harness.run_context import RunContext
-from harness.runner import call_orchestrator, create_plan
+from harness.plan import create_plan, scenario_transaction
 from harness.scenario import Scenario
 from harness.session import HarnessSession
-from harness.spec_calls import set_gates
 
 
 @pytest.mark.parametrize(("scenario", "n"), scenario_cases())
@@ -38,17 +36,14 @@ def test_benchmark_orchestrator(benchmark: Any, scenario: Scenario, n: int, iu_p
         database = iu_pool.clone(scenario.baseline)
         conn = database.connect(autocommit=True)
         opened.append((database, conn))
-        create_plan(RunContext(conn, database, scenario, n, scenario.counts_at(n)))
+        create_plan(conn, scenario, n)
         return (conn,), {}
 
-    def scenario_transaction(conn: psycopg.Connection) -> None:
-        with conn.transaction():
-            set_gates(conn, True)
-            call_orchestrator(conn, scenario, n)
-            set_gates(conn, False)
+    def timed(conn: psycopg.Connection) -> None:
+        scenario_transaction(conn, scenario, n)
 
     try:
-        benchmark.pedantic(scenario_transaction, setup=setup, rounds=3 if n <= 1000 else 1, iterations=1)
+        benchmark.pedantic(timed, setup=setup, rounds=3 if n <= 1000 else 1, iterations=1)
         # The timed work really composed N instances (a benchmark of nothing would be worthless).
         for _, conn in opened:
             row = conn.execute("SELECT count(*) FILTER (WHERE result->>'status' = 'ok'), count(*) "

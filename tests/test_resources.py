@@ -22,6 +22,7 @@ import pytest
 from harness.config import BUNDLED_SQL_DIR, HarnessConfig, parse_bytes, resolve_config
 from harness.databases import DatabasePool
 from harness.errors import ConfigError, ScenarioError
+from harness.plan import call_orchestrator, create_plan
 from harness.resources import (
     FAIL,
     LOCKS,
@@ -37,8 +38,7 @@ from harness.resources import (
     lock_capacity,
 )
 from harness.results import RunFacts
-from harness.run_context import RunContext
-from harness.runner import call_orchestrator, create_plan, run_scenario
+from harness.runner import run_scenario
 from harness.scenario import SPEC_TARGET_N, load_scenario
 from harness.spec_calls import set_gates
 
@@ -224,7 +224,7 @@ def _calls_at_target(pool: DatabasePool, target: int, stop_memory_over: int | No
 
     try:
         with database.connect(autocommit=True) as conn:
-            create_plan(RunContext(conn, database, scenario, target, scenario.counts_at(target)))
+            create_plan(conn, scenario, target)
             conn.execute("BEGIN")
             set_gates(conn, True)
             try:
