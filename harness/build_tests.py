@@ -29,7 +29,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from harness.databases import Database
-from harness.errors import HarnessError
+from harness.errors import HarnessError, db_error_text
 
 TESTS_DIR = "build-tests"  # inside the build's SQL dir
 QUERY_CANCELED = "57014"  # what statement_timeout raises
@@ -103,7 +103,7 @@ def load_build_tests(directory: Path) -> BuildTests:
 
 
 def _failure(name: str, exc: psycopg.Error) -> BuildTestFailure:
-    message = (exc.diag.message_primary or str(exc)).strip()
+    message = db_error_text(exc)
     return BuildTestFailure(name, exc.sqlstate, message)
 
 

@@ -28,6 +28,7 @@ from harness.conformance import conformance_rows
 from harness.durations import format_duration, parse_duration
 from harness.environment import describe_environment
 from harness.errors import HarnessError, ScenarioError
+from harness.exit_codes import EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, EXIT_INVARIANT_FAILED, EXIT_OK
 from harness.floor import FLOOR_SAMPLE_N
 from harness.janitor import STALE, SweepResult, sweep
 from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
@@ -43,8 +44,6 @@ from harness.sql_loader import BUNDLED_BASELINE_DIR
 from harness.sweep import Sweep, SweepOptions, run_sweep
 from harness.terminal import PlainProgress, make_console, styled
 from harness.workers import write_throughput_report
-
-EXIT_OK, EXIT_INVARIANT_FAILED, EXIT_HARNESS_ERROR = 0, 1, 2
 
 
 def _positive_list(option: str) -> Callable[[str], tuple[int, ...]]:
@@ -495,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_HARNESS_ERROR
     except KeyboardInterrupt:
         errors.print("iu-harness: interrupted")
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug:
             errors.print(traceback.format_exc(), end="")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.durations import parse_duration
 from harness.errors import ConfigError
-from harness.scenario import SPEC_TARGET_N
+from harness.spec import SPEC_TARGET_N
 
 BUNDLED_SQL_DIR = Path(__file__).parent / "sql"
 BACKENDS = ("embedded", "testcontainers", "dsn")

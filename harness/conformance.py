@@ -20,8 +20,9 @@ from typing import Any
 import psycopg
 
 from harness import db_state
-from harness.errors import HarnessError
-from harness.spec_calls import ANSWER_KEYS, GATES, SPEC_COLUMNS, call_orchestrator_once, set_gates
+from harness.errors import HarnessError, db_error_text
+from harness.spec import ANSWER_KEYS, GATES, INSTANCE_KEY_PREFIX, SPEC_COLUMNS
+from harness.spec_calls import call_orchestrator_once, set_gates
 
 OK, MISSING, DIFFERENT = "ok", "missing", "different"
 
@@ -233,7 +234,7 @@ class _Behaviour:
             with self.conn.transaction():
                 passed, detail = check()
         except psycopg.Error as exc:
-            passed, detail = False, f"raised {exc.sqlstate}: {(exc.diag.message_primary or str(exc)).strip()[:200]}"
+            passed, detail = False, f"raised {exc.sqlstate}: {db_error_text(exc)[:200]}"
         self.rows.append(Row("behaviour", item, OK if passed else DIFFERENT, detail, "" if passed else fix))
         return passed
 
@@ -324,7 +325,7 @@ def _orchestrator_steps(b: _Behaviour, key: str) -> None:
         problems = (lacking and [f"lacks {', '.join(lacking)}"]) or []
         if answer.get("status") != "ok":
             problems.append(f"status {answer.get('status')!r}")
-        if answer.get("instance_key") != f"tpl-inst:auto:{suffix}":
+        if answer.get("instance_key") != f"{INSTANCE_KEY_PREFIX}{suffix}":
             problems.append(f"instance_key {answer.get('instance_key')!r}")
         if answer.get("idempotency_key") != expected_key:
             problems.append(f"idempotency_key {answer.get('idempotency_key')!r}, SPEC: {expected_key}")
@@ -349,7 +350,7 @@ def _orchestrator_steps(b: _Behaviour, key: str) -> None:
              "empty suffix": lambda: call(event_id=_uuid("e2"), sfx=""),
              "null template_key": lambda: call(event_id=_uuid("e3"), template=None),
              "unknown template": lambda: call(event_id=_uuid("e4"), template=f"tpl:{CHECK_ACTOR}/none"),
-             "instance used as template": lambda: call(event_id=_uuid("e5"), template=f"tpl-inst:auto:{suffix}"),
+             "instance used as template": lambda: call(event_id=_uuid("e5"), template=f"{INSTANCE_KEY_PREFIX}{suffix}"),
              "undefined emit_mode": lambda: call(event_id=_uuid("e6"), sfx=f"{CHECK_ACTOR}-6", mode="undefined"),
              "suffix of another event": lambda: call(event_id=_uuid("e7"))}
     states: dict[str, str] = {}

@@ -15,8 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness.scenario import SPEC_TABLES
-from harness.spec_calls import GATES, SPEC_COLUMNS
+from harness.spec import GATES, SPEC_COLUMNS, SPEC_TABLES
 
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:

@@ -43,9 +43,10 @@ from dataclasses import dataclass
 import psycopg
 
 from harness.databases import Database, DatabasePool
+from harness.errors import db_error_text
 from harness.plan import answered_ok, create_plan, scenario_transaction
 from harness.scenario import Scenario
-from harness.spec_calls import ORCHESTRATOR
+from harness.spec import INSTANCE_KEY_SQL, ORCHESTRATOR
 
 # Measured (2026-11-22, /tmp script timing measure_floors at 25k/50k/100k twice each): on a quiet
 # machine the minimal orchestrator costs 112-115 us per instance at 25,000 vs 116-118 us at 100,000
@@ -74,9 +75,9 @@ FLOOR_SQL = (
       FROM pg_temp.iu_run_plan p JOIN templates t ON t.collection_key = p.template_key
      ORDER BY p.seq
     """,
-    """
+    f"""
     INSERT INTO iu_core.iu_piece_collection (id, collection_key, kind, is_template, manifest_digest)
-    SELECT instance_id, 'tpl-inst:auto:' || suffix, kind, false, manifest_digest FROM iu_floor
+    SELECT instance_id, {INSTANCE_KEY_SQL} || suffix, kind, false, manifest_digest FROM iu_floor
     """,
     """
     INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
@@ -104,7 +105,7 @@ MINIMAL_FUNCTION = "iu_floor.minimal_orchestrator"
 # settings are those any per-event function on this schema needs: on a freshly ANALYZEd small
 # database the cached plans would otherwise be seq scans of tables that grow with every call
 # (see harness/sql/PERFORMANCE.md); foreign-key checks fired inside the function plan with them too.
-MINIMAL_ORCHESTRATOR_SQL = """
+MINIMAL_ORCHESTRATOR_SQL = f"""
 CREATE SCHEMA iu_floor;
 CREATE FUNCTION iu_floor.minimal_orchestrator(
     p_event_id uuid, p_event_type text, p_template_key text, p_suffix text, p_actor text, p_emit_mode text
@@ -115,7 +116,7 @@ SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     v_key          text := md5(p_event_id::text || ':' || p_template_key || ':' || p_suffix);
-    v_instance_key text := 'tpl-inst:auto:' || p_suffix;
+    v_instance_key text := {INSTANCE_KEY_SQL} || p_suffix;
     v_seen         uuid;
     v_gate         text;
     v_template_id  uuid;
@@ -244,7 +245,7 @@ def measure_floors(pool: DatabasePool, scenario: Scenario, n: int,
         try:
             spent.setdefault(kind, []).append(timers[kind](database, scenario, size))
         except psycopg.Error as exc:
-            failures[kind] = (exc.diag.message_primary or str(exc)).strip() if exc.diag else str(exc)
+            failures[kind] = db_error_text(exc)
             spent.pop(kind, None)
         finally:
             pool.drop(database.name)

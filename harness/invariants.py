@@ -1,23 +1,23 @@
 """Named invariants: small checks, each returning (passed, evidence), grouped by run phase.
 
-The set is open: decorate a function with `@invariant(...)` in any module the
-run imports (or expose the module under the `iu_harness.invariants` entry
-point group) and the runner checks it without being touched. A check reads
-the run's facts (`ctx.facts`, harness/results.py) and queries the database set-based; evidence is
-JSON-serializable: the numbers that prove it, and on failure the offending rows.
+`@invariant(...)` makes a function a check (an `Invariant`); harness/check_registry.py lists the
+modules of the built-in ones and takes others from the `iu_harness.invariants` entry point group or
+`register(...)`. A check reads the run's facts (`ctx.facts`, harness/results.py) and queries the
+database set-based; evidence is JSON-serializable: the numbers that prove it, and on failure the
+offending rows. Each check carries its own presentation: what a held result proves (`proves`), and
+for a probe, one line from its evidence (`summarize`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from harness import conformance, db_state
 from harness.results import Evidence
 from harness.run_context import CheckNotRun, recorded
-from harness.spec_calls import ANSWER_KEYS
+from harness.spec import ANSWER_KEYS, INSTANCE_KEY_SQL
 
 if TYPE_CHECKING:
     from harness.results import Snapshot
@@ -43,33 +43,28 @@ class Invariant:
     deferred: bool = False
     #: The contract clauses it exercises (ids of harness/docs/contract.md): the traceability matrix.
     covers: tuple[str, ...] = ()
+    #: What a held result proves, for the report ("{n}" is the run's N); the description when empty.
+    proves: str = ""
+    #: One line of the report from its evidence (the probes' table); the compact evidence when None.
+    summarize: Callable[[Evidence], str] | None = None
+
+    def __call__(self, ctx: RunContext) -> tuple[bool, Evidence]:
+        return self.check(ctx)
 
 
-REGISTRY: dict[str, Invariant] = {}
-
-
-def invariant(name: str, *, phase: str, description: str, applies: Callable[[RunContext], bool] | None = None,
-              deferred: bool = False, covers: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+def invariant(name: str | None = None, *, phase: str, description: str,
+              applies: Callable[[RunContext], bool] | None = None, deferred: bool = False,
+              covers: tuple[str, ...] = (), proves: str = "",
+              summarize: Callable[[Evidence], str] | None = None) -> Callable[[Check], Invariant]:
+    """Make the decorated function a check named `name` (by default, the function's name)."""
     if phase not in PHASES:
         raise ValueError(f"invariant {name!r}: phase {phase!r} is not one of {PHASES}")
 
-    def register(check: Check) -> Check:
-        if name in REGISTRY and REGISTRY[name].check is not check:
-            raise ValueError(f"invariant {name!r} is registered twice")
-        REGISTRY[name] = Invariant(name, phase, description, check, applies, deferred, covers)
-        return check
+    def define(check: Check) -> Invariant:
+        return Invariant(name or check.__name__, phase, description, check, applies, deferred, covers, proves,
+                         summarize)
 
-    return register
-
-
-def load_plugin_invariants() -> None:
-    """Import modules registered under the `iu_harness.invariants` entry point group."""
-    for entry in entry_points(group="iu_harness.invariants"):
-        entry.load()
-
-
-def invariants_for(phase: str) -> list[Invariant]:
-    return [inv for inv in REGISTRY.values() if inv.phase == phase]
+    return define
 
 
 def _pre(ctx: RunContext) -> Snapshot:
@@ -94,6 +89,7 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- in the scenario's transaction, before COMMIT -----------------------------------------------
 
 @invariant("calls_all_ok",
+           proves="Every one of the {n} orchestrator calls returned status 'ok' in one transaction.",
            covers=("S1.orch.ok",),
            phase="in_tx",
            description="every orchestrator call of the run returned status 'ok'")
@@ -113,6 +109,7 @@ def calls_all_ok(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("in_tx_rows_added",
+           proves="Inside the transaction, lineage and the auto log grew by exactly {n}, all for the actor.",
            covers=("S1.orch.ok",),
            phase="in_tx",
            description="inside the transaction, lineage and auto log grew by exactly N, all for the actor")
@@ -136,6 +133,7 @@ def in_tx_rows_added(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("gates_closed_in_tx",
+           proves="The in-TX gate toggle closes both gates before COMMIT.",
            covers=("S1.gate.in-tx",),
            phase="in_tx",
            description="both gates read closed inside the transaction after the loop")
@@ -147,6 +145,9 @@ def gates_closed_in_tx(ctx: RunContext) -> tuple[bool, Evidence]:
 # -- after COMMIT --------------------------------------------------------------------------------
 
 @invariant("digest_equality",
+           proves=("Instance digest == template digest for all {n} instances across the mix (returned, logged, "
+                   "stored, and recomputed by the harness through fn_iu_manifest_digest), with zero drift in the "
+                   "database; templates with different piece graphs have different digests."),
            covers=("S1.digest.reuse", "S1.digest.graph", "S1.compose.instance"),
            phase="post_commit", deferred=True,
            description="instance digest == template digest: returned, logged, stored, and recomputed by "
@@ -187,6 +188,7 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("digest_audit_view_agrees",
+           proves="The build's own v_iu_digest_audit reports no less drift than the harness finds.",
            covers=("S1.view.audit",),
            phase="post_commit", deferred=True,
            description="the build's own v_iu_digest_audit reports no less drift, and no fewer rows, than the "
@@ -201,6 +203,7 @@ def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("instances_reuse_template_pieces",
+           proves="Every instance's memberships are exactly its template's pieces, in the template's positions.",
            covers=("S1.compose.instance",),
            phase="post_commit",
            description="each instance's memberships are exactly its template's (position, iu) rows")
@@ -246,16 +249,17 @@ def instances_reuse_template_pieces(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("answers_as_spec_derives",
+           proves="Every 'ok' answer carries SPEC's keys, with the instance and idempotency keys SPEC derives.",
            covers=("S1.orch.keys", "S1.orch.answer"),
            phase="post_commit",
-           description="every 'ok' answer carries SPEC's keys: instance_key = 'tpl-inst:auto:' || suffix, "
+           description=f"every 'ok' answer carries SPEC's keys: instance_key = {INSTANCE_KEY_SQL} || suffix, "
                        "idempotency_key = md5(event_id:template_key:suffix), digest_match = (digests equal), "
                        "instance_id = the collection of that key")
 def answers_as_spec_derives(ctx: RunContext) -> tuple[bool, Evidence]:
-    row = _rows(ctx, """
+    row = _rows(ctx, f"""
         SELECT count(*)::int AS answers,
                count(*) FILTER (WHERE NOT (c.result ?& %(keys)s))::int AS lacking_keys,
-               count(*) FILTER (WHERE c.result->>'instance_key' IS DISTINCT FROM 'tpl-inst:auto:' || p.suffix)::int
+               count(*) FILTER (WHERE c.result->>'instance_key' IS DISTINCT FROM {INSTANCE_KEY_SQL} || p.suffix)::int
                    AS wrong_instance_key,
                count(*) FILTER (WHERE c.result->>'idempotency_key' IS DISTINCT FROM
                                       md5(p.event_id::text || ':' || p.template_key || ':' || p.suffix))::int
@@ -265,19 +269,20 @@ def answers_as_spec_derives(ctx: RunContext) -> tuple[bool, Evidence]:
                    AS wrong_digest_match,
                count(*) FILTER (WHERE c.result->>'instance_id' IS DISTINCT FROM i.id::text)::int AS wrong_instance_id
           FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
-          LEFT JOIN iu_core.iu_piece_collection i ON i.collection_key = 'tpl-inst:auto:' || p.suffix""",
+          LEFT JOIN iu_core.iu_piece_collection i ON i.collection_key = {INSTANCE_KEY_SQL} || p.suffix""",
                 {"keys": list(ANSWER_KEYS)})[0]
     wrong = {k: v for k, v in row.items() if k != "answers" and v}
     return row["answers"] == ctx.n and not wrong, {**row, "keys": list(ANSWER_KEYS)}
 
 
 @invariant("rows_match_calls",
+           proves="Every call's log and lineage rows hold exactly that call's event, template, instance and actor.",
            covers=("S1.orch.ok", "S1.orch.keys"),
            phase="post_commit",
            description="each call's log and lineage rows hold its event, template, instance, actor, emit mode and "
                        "SPEC's idempotency key (origin 'auto')")
 def rows_match_calls(ctx: RunContext) -> tuple[bool, Evidence]:
-    row = _rows(ctx, """
+    row = _rows(ctx, f"""
         WITH run AS (
             SELECT p.*, (c.result->>'instance_id')::uuid AS instance_id, t.id AS template_id,
                    md5(p.event_id::text || ':' || p.template_key || ':' || p.suffix) AS key
@@ -291,7 +296,7 @@ def rows_match_calls(ctx: RunContext) -> tuple[bool, Evidence]:
                    ON g.instance_collection_id = r.instance_id AND g.template_collection_id = r.template_id
                   AND g.origin = 'auto' AND g.actor = %(actor)s)::int AS lineage_rows_matching,
                (SELECT count(*) FROM run r JOIN iu_core.iu_piece_collection i
-                   ON i.id = r.instance_id AND i.collection_key = 'tpl-inst:auto:' || r.suffix
+                   ON i.id = r.instance_id AND i.collection_key = {INSTANCE_KEY_SQL} || r.suffix
                   AND NOT i.is_template)::int AS instances_matching,
                -- SPEC does not say an instance takes its template's kind: evidence only
                (SELECT count(*) FROM run r JOIN iu_core.iu_piece_collection i ON i.id = r.instance_id
@@ -304,6 +309,7 @@ def rows_match_calls(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("spec_catalog",
+           proves="SPEC section 1's tables, columns, unique keys, gate rows, signatures and views are all there.",
            covers=("S1.schema", "S1.tbl.iu", "S1.tbl.lifecycle", "S1.tbl.vector", "S1.tbl.collection",
                    "S1.tbl.membership", "S1.tbl.lineage", "S1.tbl.log", "S1.tbl.gate", "S1.gate.rows"),
            phase="post_commit",
@@ -319,6 +325,8 @@ def spec_catalog(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("row_count_deltas",
+           proves=("Every SPEC table changed by exactly the expected delta; instances reuse template pieces (no new "
+                   "iu rows)."),
            covers=("S1.orch.ok", "S1.compose.instance"),
            phase="post_commit",
            description="every SPEC table changed by exactly the expected delta; iu, lifecycle, vector unchanged")
@@ -332,6 +340,7 @@ def row_count_deltas(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("unchanged_tables_identical",
+           proves="iu, lifecycle and vector tables are identical row for row, not just by count.",
            covers=("S1.compose.instance",),
            phase="post_commit",
            description="iu, iu_lifecycle_log and iu_vector_sync_point are identical row for row")
@@ -344,6 +353,7 @@ def unchanged_tables_identical(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("gates_closed_after_commit",
+           proves="A new session sees both gates closed after COMMIT.",
            covers=("S1.gate.in-tx", "S1.gate.rows"),
            phase="post_commit",
            description="a new session sees both gates closed after COMMIT")
@@ -354,6 +364,7 @@ def gates_closed_after_commit(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("template_summary_counts",
+           proves="The per-template observability view counts every instance of the run.",
            covers=("S1.view.summary",),
            phase="post_commit",
            description="v_iu_auto_instantiate_template_summary grew per template by the mix's counts")
@@ -375,6 +386,7 @@ ALLOWED_EXTENSIONS = ("plpgsql", "pgcrypto")  # plpgsql is in every database; SP
 
 
 @invariant("build_extensions",
+           proves="The build uses no extension but pgcrypto.",
            covers=("S1.server",),
            phase="post_commit",
            description="the loaded build uses no extension but pgcrypto")
@@ -386,6 +398,7 @@ def build_extensions(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("events_view_rows",
+           proves="The events view shows one row per sidecar log row, each of the run's events among them.",
            covers=("S1.view.events",),
            phase="post_commit",
            description="v_iu_auto_instantiate_events has one row per sidecar log row, and a row naming each of the "
@@ -407,6 +420,7 @@ def _pins_apply(ctx: RunContext) -> bool:
 
 
 @invariant("pinned_seed_numbers",
+           proves="The absolute numbers of the seed report are reproduced exactly.",
            covers=("S2.templates", "S2.before", "S2.after", "S2.seed-25000x", "S2.seed-50000x"),
            phase="post_commit", applies=_pins_apply, deferred=True,
            description="the absolute numbers the scenario pins (the seed report's) hold after COMMIT")
@@ -432,6 +446,7 @@ def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
 # -- replaying every event -----------------------------------------------------------------------
 
 @invariant("idempotent_replay",
+           proves="Replaying all {n} events writes nothing and returns the original instances.",
            covers=("S1.orch.duplicate",),
            phase="replay",
            description="replaying every event returns 'duplicate' with SPEC's keys, the original instance and "
@@ -477,6 +492,8 @@ def idempotent_replay(ctx: RunContext) -> tuple[bool, Evidence]:
 # -- rollback ------------------------------------------------------------------------------------
 
 @invariant("rollback_dry_run_addressable",
+           proves=("The actor-scoped rollback addresses exactly this run's {n} instances in one call, and its dry "
+                   "run changes nothing."),
            covers=("S1.rollback.dry-answer", "S1.rollback.dry-nothing"),
            phase="rollback_dry_run",
            description="the actor's dry-run rollback names exactly the run's instances, counts N, changes nothing")
@@ -508,6 +525,8 @@ def rollback_dry_run_addressable(ctx: RunContext) -> tuple[bool, Evidence]:
 
 
 @invariant("rollback_restores_pre_state",
+           proves=("The real rollback restores the pre-run database row for row and leaves every other actor's rows "
+                   "alone."),
            covers=("S1.rollback.real", "S1.rollback.spares"),
            phase="rollback",
            description="the real rollback deletes exactly the run's rows; the database equals its pre-run state")

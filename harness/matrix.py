@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.exit_codes import EXIT_HARNESS_ERROR, EXIT_INVARIANT_FAILED, EXIT_OK
 from harness.results import RunResult
 from harness.scaling import SweepPoint
 
@@ -72,10 +73,10 @@ def matrix_exit_code(runs: list[VersionRun]) -> int:
     """1 when an invariant failed on any version (a finding beats a harness problem), else 2 when a
     version could not run, else 0."""
     if any(run.failed for run in runs):
-        return 1
+        return EXIT_INVARIANT_FAILED
     if any(run.error is not None or not run.results for run in runs):
-        return 2
-    return 0
+        return EXIT_HARNESS_ERROR
+    return EXIT_OK
 
 
 def _cell(text: str) -> str:

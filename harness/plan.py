@@ -15,7 +15,8 @@ from contextlib import contextmanager
 import psycopg
 
 from harness.scenario import Scenario
-from harness.spec_calls import ORCHESTRATOR, set_gates
+from harness.spec import ORCHESTRATOR
+from harness.spec_calls import set_gates
 
 PLAN_SQL = """
 CREATE TEMP TABLE iu_run_plan AS

@@ -21,9 +21,11 @@ import psycopg
 
 from harness import db_state
 from harness.databases import Database
+from harness.errors import db_error_text
 from harness.invariants import Evidence, invariant
 from harness.run_context import CheckNotRun
-from harness.spec_calls import ANSWER_KEYS, GATES, call_orchestrator_once, restore_gates, set_gates
+from harness.spec import ANSWER_KEYS, GATES, INSTANCE_KEY_PREFIX
+from harness.spec_calls import call_orchestrator_once, restore_gates, set_gates
 
 if TYPE_CHECKING:
     from harness.run_context import RunContext
@@ -63,12 +65,13 @@ def _require_write_counters(conn: psycopg.Connection) -> None:
 
 
 def _outcome(exc: psycopg.Error) -> dict[str, Any]:
-    return {"raised": exc.sqlstate, "message": (exc.diag.message_primary or str(exc)).strip()[:160]}
+    return {"raised": exc.sqlstate, "message": db_error_text(exc)[:160]}
 
 
 # -- gated ---------------------------------------------------------------------------------------
 
 @invariant("probe_gated",
+           proves="With either gate closed, a call answers 'gated' naming a closed gate and writes nothing.",
            covers=("S1.orch.gated",),
            phase="probe",
            description="with a gate closed, a call returns status 'gated' naming a closed gate, with SPEC's answer "
@@ -129,7 +132,7 @@ def _bad_inputs(ctx: RunContext) -> list[tuple[str, str, dict[str, Any], tuple[s
         cases.append(("null argument", f"{argument}=NULL", {argument: None}, _argument_names(argument, None)))
         cases.append(("empty argument", f"{argument}=''", {argument: ""}, _argument_names(argument, "")))
     unknown, undefined = f"{PROBE_SUFFIX}:no-such-template", f"{PROBE_SUFFIX}-undefined-mode"
-    instance_key = f"tpl-inst:auto:{taken_suffix}"
+    instance_key = f"{INSTANCE_KEY_PREFIX}{taken_suffix}"
     cases += [
         ("unknown template", "template_key=unknown", {"template_key": unknown}, _quoted_forms(unknown)),
         ("instance used as template", "template_key=a run instance", {"template_key": instance_key},
@@ -157,6 +160,8 @@ def _error_text(exc: psycopg.Error) -> str:
 
 
 @invariant("probe_bad_input",
+           proves=("Every kind of bad input SPEC names raises an error whose message names the argument or value "
+                   "(not one SQLSTATE for all kinds) and writes nothing."),
            covers=("S1.orch.bad-input", "S1.orch.bad-input-message", "S1.orch.bad-input-sqlstate",
                    "S1.orch.bad-input-atomic"),
            phase="probe",
@@ -281,6 +286,8 @@ def _second_meets_first(admin: psycopg.Connection, first: psycopg.Connection, se
 
 
 @invariant("probe_race",
+           proves=("Two sessions calling for the same fresh events at once get exactly one 'ok' and one 'duplicate' "
+                   "per idempotency key, with the same instance and no error."),
            covers=("S1.orch.duplicate-race",),
            phase="probe",
            description="two sessions calling the orchestrator for the same fresh events at once: exactly one "
@@ -381,6 +388,9 @@ def _copy_collection(conn: psycopg.Connection, template_id: Any, key: str, kind:
 
 
 @invariant("probe_digest_keyed_on_graph",
+           proves=("fn_iu_manifest_digest is keyed on the piece graph only, for instances and templates: another key "
+                   "and kind with the same pieces share the digest; another order, other positions or a changed "
+                   "content hash do not."),
            covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse"),
            phase="probe",
            description="fn_iu_manifest_digest is 16 lowercase hex, keyed on the ordered (position, iu id, content "
@@ -474,6 +484,8 @@ LINEAGE_SQL = "SELECT iu_core.fn_iu_collection_record_template_instance(%s, %s, 
 
 
 @invariant("probe_compose_and_lineage",
+           proves=("fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, reuse the "
+                   "template's pieces and refuse taken keys, second lineage and bad origins."),
            covers=("S1.compose.instance", "S1.compose.gate", "S1.lineage.record"),
            phase="probe",
            description="fn_iu_compose refuses while composer_enabled is closed, otherwise makes an instance of the "
@@ -570,6 +582,9 @@ REFUSAL_ACCEPTED = ("refused on a state no SPEC function writes (the planted log
 
 
 @invariant("probe_rollback_spares_others",
+           proves=("The rollback spares other actors' rows (actors compared exactly) and manual lineage, is a dry "
+                   "run when called with the actor alone, counts exactly what it deletes, and answers 'noop' when "
+                   "there is nothing."),
            covers=("S1.rollback.spares", "S1.rollback.noop", "S1.rollback.dry-default", "S1.rollback.dry-nothing",
                    "S1.rollback.real"),
            phase="probe",
@@ -679,6 +694,7 @@ def _get(answer: Any, key: str) -> Any:
 
 
 @invariant("probe_rollback_race",
+           proves="Two concurrent rollbacks of one actor delete each row once and report it once.",
            covers=("S1.rollback.real",),
            phase="probe",
            description="two real rollbacks of one actor at once: each row deleted once, the answers' deleted_* "

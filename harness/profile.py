@@ -26,7 +26,8 @@ from harness.errors import HarnessError
 from harness.floor import MINIMAL_FUNCTION, MINIMAL_ORCHESTRATOR_SQL
 from harness.plan import CALLS_TABLE, REPLAY_TABLE, create_plan, scenario_transaction
 from harness.scenario import Scenario
-from harness.spec_calls import ORCHESTRATOR, REAL_ROLLBACK_SQL
+from harness.spec import ORCHESTRATOR
+from harness.spec_calls import REAL_ROLLBACK_SQL
 
 PROFILE_SETTINGS = {
     "shared_preload_libraries": "pg_stat_statements",

@@ -12,64 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.check_registry import all_checks
+from harness.errors import shorten
+from harness.invariants import Invariant
 from harness.report_folder import refuse_if_held_elsewhere, retire_other_sweep
 from harness.resources import FAIL, MEASURED, NOT_RUN, ResourceRow
 from harness.results import InvariantResult, RunResult, WorkersFacts
-from harness.scenario import SPEC_TABLES
+from harness.spec import SPEC_TABLES
 
 UNCHANGED_TABLES = ("iu", "iu_lifecycle_log", "iu_vector_sync_point")
-PROVES = {
-    "calls_all_ok": "Every one of the {n} orchestrator calls returned status 'ok' in one transaction.",
-    "in_tx_rows_added": "Inside the transaction, lineage and the auto log grew by exactly {n}, all for the actor.",
-    "gates_closed_in_tx": "The in-TX gate toggle closes both gates before COMMIT.",
-    "lock_table_holds_at_target_n": "Extrapolated from the checkpoints of this transaction, the lock-table entries "
-                                    "one transaction of the target N calls holds fit the server's shared lock "
-                                    "table (locks per call under \"Resources per call\").",
-    "backend_memory_holds_at_target_n": "Extrapolated from the checkpoints of this transaction, the memory one "
-                                        "transaction of the target N calls keeps stays within the backend memory "
-                                        "budget.",
-    "digest_equality": "Instance digest == template digest for all {n} instances across the mix "
-                       "(returned, logged, stored, and recomputed by the harness through fn_iu_manifest_digest), "
-                       "with zero drift in the database; templates with different piece graphs have different "
-                       "digests.",
-    "digest_audit_view_agrees": "The build's own v_iu_digest_audit reports no less drift than the harness finds.",
-    "probe_gated": "With either gate closed, a call answers 'gated' naming a closed gate and writes nothing.",
-    "probe_bad_input": "Every kind of bad input SPEC names raises an error whose message names the argument "
-                       "or value (not one SQLSTATE for all kinds) and writes nothing.",
-    "probe_race": "Two sessions calling for the same fresh events at once get exactly one 'ok' and one "
-                  "'duplicate' per idempotency key, with the same instance and no error.",
-    "probe_digest_keyed_on_graph": "fn_iu_manifest_digest is keyed on the piece graph only, for instances and "
-                                   "templates: another key and kind with the same pieces share the digest; another "
-                                   "order, other positions or a changed content hash do not.",
-    "answers_as_spec_derives": "Every 'ok' answer carries SPEC's keys, with the instance and idempotency keys SPEC "
-                               "derives.",
-    "spec_catalog": "SPEC section 1's tables, columns, unique keys, gate rows, signatures and views are all there.",
-    "rows_match_calls": "Every call's log and lineage rows hold exactly that call's event, template, instance and "
-                        "actor.",
-    "probe_compose_and_lineage": "fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, "
-                                 "reuse the template's pieces and refuse taken keys, second lineage and bad origins.",
-    "probe_rollback_spares_others": "The rollback spares other actors' rows (actors compared exactly) and manual "
-                                    "lineage, is a dry run when called with the actor alone, counts exactly what "
-                                    "it deletes, and answers 'noop' when there is nothing.",
-    "probe_rollback_race": "Two concurrent rollbacks of one actor delete each row once and report it once.",
-    "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
-                        "(no new iu rows).",
-    "unchanged_tables_identical": "iu, lifecycle and vector tables are identical row for row, not just by count.",
-    "instances_reuse_template_pieces": "Every instance's memberships are exactly its template's pieces, "
-                                       "in the template's positions.",
-    "gates_closed_after_commit": "A new session sees both gates closed after COMMIT.",
-    "template_summary_counts": "The per-template observability view counts every instance of the run.",
-    "build_extensions": "The build uses no extension but pgcrypto.",
-    "events_view_rows": "The events view shows one row per sidecar log row, each of the run's events among them.",
-    "pinned_seed_numbers": "The absolute numbers of the seed report are reproduced exactly.",
-    "at_least_once_delivery": "With concurrent workers and events delivered twice, every event has exactly one "
-                              "'ok'; each other delivery answered 'duplicate' naming the same instance.",
-    "idempotent_replay": "Replaying all {n} events writes nothing and returns the original instances.",
-    "rollback_dry_run_addressable": "The actor-scoped rollback addresses exactly this run's {n} instances "
-                                    "in one call, and its dry run changes nothing.",
-    "rollback_restores_pre_state": "The real rollback restores the pre-run database row for row and leaves "
-                                   "every other actor's rows alone.",
-}
 
 
 def _fmt(value: Any) -> str:
@@ -83,7 +34,7 @@ def _fmt(value: Any) -> str:
 def _compact(evidence: dict[str, Any], limit: int = 240) -> str:
     text = json.dumps(evidence, sort_keys=True, separators=(", ", "="), default=str)
     text = text.replace('"', "")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -230,6 +181,11 @@ def _resources_figures(result: RunResult) -> list[str]:
         out += [f"Shared lock table (PostgreSQL {report.capacity.major}): {report.capacity.formula}. Fast-path "
                 "relation locks (weak locks, up to 16 per backend) do not use it; advisory locks always do.", ""]
     return out
+
+
+def _proves(check: Invariant | None, result: InvariantResult) -> str:
+    """What a held check proves, in its own words (its description when it says nothing more)."""
+    return check.proves if check is not None and check.proves else result.description
 
 
 def verdict(result: RunResult) -> str:
@@ -383,7 +339,8 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [f"- `{r.name}`: {_compact(r.evidence, 400 if r.passed else 4000)}" for r in result.results] + [""]
 
     out += ["## What this proves", ""]
-    proved = [PROVES.get(r.name, r.description).format(n=f"{n:,}") for r in result.results if r.passed]
+    checks = all_checks()
+    proved = [_proves(checks.get(r.name), r).format(n=f"{n:,}") for r in result.results if r.passed]
     out += [f"- {line}" for line in proved] or ["- Nothing: no invariant held."]
     out += ["", "## What this does NOT prove", ""]
     sizes = result.scenario.all_sizes()

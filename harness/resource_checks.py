@@ -41,13 +41,19 @@ def _single_transaction(ctx: RunContext) -> bool:
 
 
 @invariant("lock_table_holds_at_target_n", phase="in_tx", applies=_single_transaction, covers=("S1.orch.scale",),
+           proves=("Extrapolated from the checkpoints of this transaction, the lock-table entries one transaction of "
+                   "the target N calls holds fit the server's shared lock table (locks per call under \"Resources "
+                   "per call\")."),
            description="the lock-table entries the transaction holds per call, extrapolated to the target N "
                        "(SPEC: 100,000), fit in the shared lock table the server's settings guarantee")
 def lock_table_holds_at_target_n(ctx: RunContext) -> tuple[bool, Evidence]:
     return _judged(ctx, LOCKS)
 
 
-@invariant("backend_memory_holds_at_target_n", phase="in_tx", applies=_single_transaction, covers=("S1.orch.scale",),
+@invariant("backend_memory_holds_at_target_n", phase="in_tx", applies=_single_transaction,
+           covers=("S1.orch.scale",),
+           proves=("Extrapolated from the checkpoints of this transaction, the memory one transaction of the target N "
+                   "calls keeps stays within the backend memory budget."),
            description="the backend memory the transaction keeps per call, extrapolated to the target N "
                        "(SPEC: 100,000), stays within the memory budget")
 def backend_memory_holds_at_target_n(ctx: RunContext) -> tuple[bool, Evidence]:

@@ -32,7 +32,7 @@ from typing import Any
 import psycopg
 
 from harness.config import DEFAULT_MEMORY_BUDGET, HarnessConfig
-from harness.scenario import SPEC_TARGET_N
+from harness.spec import SPEC_TARGET_N
 
 CHECKPOINT_QUARTERS = 4
 PASS, FAIL, NOT_RUN, MEASURED = "PASS", "FAIL", "NOT RUN", "measured"

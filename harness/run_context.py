@@ -16,7 +16,8 @@ import psycopg
 from harness import db_state
 from harness.databases import Database
 from harness.results import DigestAudit, RunFacts
-from harness.scenario import SPEC_TABLES, MixItem, Scenario
+from harness.scenario import MixItem, Scenario
+from harness.spec import SPEC_TABLES
 
 T = TypeVar("T")
 

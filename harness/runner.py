@@ -22,11 +22,12 @@ from typing import Any
 
 import psycopg
 
-from harness import db_state, probes, resource_checks, resources, workers
+from harness import db_state, resources, workers
+from harness.check_registry import all_checks, checks_for
 from harness.conformance import require_runnable
 from harness.databases import BaselineClones, Database, DatabasePool
-from harness.errors import HarnessError, ScenarioError
-from harness.invariants import PHASES, invariants_for, load_plugin_invariants
+from harness.errors import HarnessError, ScenarioError, db_error_text
+from harness.invariants import PHASES, Invariant
 from harness.plan import CALLS_TABLE, REPLAY_TABLE, call_orchestrator, create_plan, gates_open
 from harness.results import (
     DryRunFacts,
@@ -38,10 +39,9 @@ from harness.results import (
     Snapshot,
 )
 from harness.run_context import CheckNotRun, Clones, RunContext
-from harness.scenario import SPEC_TABLES, Scenario
+from harness.scenario import Scenario
+from harness.spec import INSTANCE_KEY_SQL, SPEC_TABLES
 from harness.spec_calls import REAL_ROLLBACK_SQL, call_orchestrator_once, set_gates
-
-assert probes and resource_checks and workers  # imported for their @invariant registrations
 
 Progress = Callable[[str, int, int], None]
 
@@ -54,7 +54,7 @@ def _raise_if_out_of_space(exc: BaseException) -> None:
 
 def _error_evidence(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, psycopg.Error):
-        return {"sqlstate": exc.sqlstate, "error": (exc.diag.message_primary or str(exc)).strip()}
+        return {"sqlstate": exc.sqlstate, "error": db_error_text(exc)}
     return {"error": f"{type(exc).__name__}: {exc}"}
 
 
@@ -68,10 +68,11 @@ class _Run:
         self.not_run: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         self.reading: list[psycopg.Connection] = []  # the background reads' connections, while they read
+        self.checks: dict[str, Invariant] = all_checks()
 
     def check_phase(self, phase: str, *, deferred: bool | None = None) -> None:
         """Run the phase's checks (with `deferred`, only those whose flag is that)."""
-        for inv in invariants_for(phase):
+        for inv in checks_for(phase, self.checks):
             if inv.applies is not None and not inv.applies(self.ctx):
                 continue
             if deferred is not None and inv.deferred != deferred:
@@ -97,7 +98,7 @@ class _Run:
 
     def order_phase(self, phase: str) -> None:
         """The phase's results (the last ones) in the registry's order, however they were run."""
-        order = {inv.name: k for k, inv in enumerate(invariants_for(phase))}
+        order = {inv.name: k for k, inv in enumerate(checks_for(phase, self.checks))}
         mine = [r for r in self.results if r.phase == phase]
         self.results = [r for r in self.results if r.phase != phase] + sorted(
             mine, key=lambda r: order.get(r.name, len(order)))
@@ -198,9 +199,9 @@ def _preflight(ctx: RunContext) -> None:
         raise HarnessError(f"actor {scenario.actor!r} already has {existing[0]} rows in this database",
                            checked="auto log and lineage rows for the actor before the run",
                            fix="run on a fresh database (baseline) or give the scenario its own actor")
-    taken = conn.execute("""
+    taken = conn.execute(f"""
         SELECT count(*) FROM pg_temp.iu_run_plan p
-          JOIN iu_core.iu_piece_collection c ON c.collection_key = 'tpl-inst:auto:' || p.suffix""").fetchone()
+          JOIN iu_core.iu_piece_collection c ON c.collection_key = {INSTANCE_KEY_SQL} || p.suffix""").fetchone()
     if taken and taken[0]:
         raise HarnessError(f"{taken[0]} of the scenario's instance keys already exist in this database",
                            fix="change the mix's suffix patterns")
@@ -221,7 +222,7 @@ def _refuse_undefined_emit_mode(conn: psycopg.Connection, scenario: Scenario) ->
                     call_orchestrator_once(conn, str(uuid.uuid4()), scenario.event_type, item.template,
                                            f"iu-harness-emit-mode-check-{mode}", scenario.actor, mode)
             except psycopg.Error as exc:
-                refusals[mode] = f"{exc.sqlstate}: {(exc.diag.message_primary or str(exc)).strip()}"
+                refusals[mode] = f"{exc.sqlstate}: {db_error_text(exc)}"
     if scenario.emit_mode in refusals and "live" not in refusals:
         raise ScenarioError(f"{scenario.path}: field scenario.emit_mode: the build refuses {scenario.emit_mode!r} "
                             f"({refusals[scenario.emit_mode]}) while it takes 'live'",
@@ -243,7 +244,6 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
     """
     if clones is None and pool is not None:
         clones = BaselineClones(pool, scenario.baseline)
-    load_plugin_invariants()
     started = time.perf_counter()
     with database.connect(autocommit=True) as conn:
         ctx = RunContext(conn, database, scenario, n, scenario.counts_at(n), clones=clones)
@@ -288,7 +288,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
         ran = {r.name for r in run.results}
         skipped_phases = PHASES if not committed else (() if rollback else ("rollback",))
         for phase in skipped_phases:
-            for inv in invariants_for(phase):
+            for inv in checks_for(phase, run.checks):
                 if inv.name not in ran and inv.name not in run.not_run and (inv.applies is None or inv.applies(ctx)):
                     run.not_run[inv.name] = ("the scenario transaction did not commit" if not committed
                                              else "step skipped (--no-rollback)")
@@ -428,8 +428,8 @@ def _real_rollback(run: _Run) -> None:
 
 def _digest_sample(ctx: RunContext, k: int = 3) -> list[SampleInstance]:
     """First k run instances by instance key (ids vary per run; keys and digests do not)."""
-    rows = ctx.conn.execute("""
-        SELECT p.template_key, 'tpl-inst:auto:' || p.suffix, c.result->>'template_digest',
+    rows = ctx.conn.execute(f"""
+        SELECT p.template_key, {INSTANCE_KEY_SQL} || p.suffix, c.result->>'template_digest',
                c.result->>'instance_digest', (c.result->>'digest_match')::boolean
           FROM pg_temp.iu_run_calls c JOIN pg_temp.iu_run_plan p USING (seq)
          ORDER BY p.seq LIMIT %s""", (k,)).fetchall()

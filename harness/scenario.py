@@ -26,21 +26,10 @@ from typing import Any
 
 from harness.errors import ScenarioError
 from harness.generated import GeneratedBaseline
+from harness.spec import SPEC_TABLES, SPEC_TARGET_N
 
-SPEC_TABLES = (
-    "iu",
-    "iu_lifecycle_log",
-    "iu_vector_sync_point",
-    "iu_piece_collection",
-    "iu_piece_membership",
-    "iu_collection_template_instance_lineage",
-    "iu_auto_instantiate_event_log",
-    "iu_gate",
-)
 KINDS = ("file", "workflow")
 GATE_MODES = ("committed", "in_tx")
-#: SPEC section 1 ([S1.orch.scale]): "One transaction may call it 100,000 times or more".
-SPEC_TARGET_N = 100_000  # how K workers open the gates (harness/workers.py)
 _SUFFIX_TOKEN = re.compile(r"\{i(?::0(\d+)d)?\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 

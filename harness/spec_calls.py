@@ -13,10 +13,7 @@ from typing import Any
 
 import psycopg
 
-GATES = ("iu_core.auto_instantiate_enabled", "iu_core.composer_enabled")
-# The keys every orchestrator answer carries at least (SPEC section 1).
-ANSWER_KEYS = ("status", "instance_id", "instance_key", "idempotency_key", "template_digest", "instance_digest",
-               "digest_match")
+from harness.spec import GATES, ORCHESTRATOR, ROLLBACK_BY_ACTOR
 
 SET_GATES_SQL = """
 WITH locked AS (
@@ -26,31 +23,12 @@ WITH locked AS (
 )
 UPDATE iu_core.iu_gate g SET enabled = %(enabled)s FROM locked WHERE g.gate_key = locked.gate_key
 """
-# table -> required column -> accepted type names (format_type); SPEC section 1.
-TEXT = ("text", "character varying", "character")  # any string type: SPEC says text
-INTEGER = ("integer", "bigint", "smallint")
-SPEC_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    "iu": {"id": ("uuid",), "iu_key": TEXT, "content_hash": TEXT},
-    "iu_lifecycle_log": {"iu_id": ("uuid",)},
-    "iu_vector_sync_point": {"iu_id": ("uuid",)},
-    "iu_piece_collection": {"id": ("uuid",), "collection_key": TEXT, "kind": TEXT, "is_template": ("boolean",),
-                            "manifest_digest": TEXT},
-    "iu_piece_membership": {"collection_id": ("uuid",), "iu_id": ("uuid",), "position": INTEGER},
-    "iu_collection_template_instance_lineage": {"template_collection_id": ("uuid",),
-                                                "instance_collection_id": ("uuid",), "origin": TEXT,
-                                                "actor": TEXT},
-    "iu_auto_instantiate_event_log": {"event_id": ("uuid",), "event_type": TEXT, "template_collection_key": TEXT,
-                                      "instance_collection_id": ("uuid",), "actor": TEXT, "emit_mode": TEXT,
-                                      "idempotency_key": TEXT, "template_digest": TEXT, "instance_digest": TEXT},
-    "iu_gate": {"gate_key": TEXT, "enabled": ("boolean",)},
-}
-ORCHESTRATOR = "iu_core.fn_iu_auto_instantiate_from_event"
 ORCHESTRATOR_SQL = (f"SELECT {ORCHESTRATOR}("
                     "%s::uuid, %s::text, %s::text, %s::text, %s::text, %s::text)")
 # The real rollback of an actor's run: its answer, and the count of the target ids it names (not the ids).
-REAL_ROLLBACK_SQL = """
+REAL_ROLLBACK_SQL = f"""
 SELECT j - 'target_instance_ids', jsonb_array_length(coalesce(j -> 'target_instance_ids', '[]'))
-  FROM iu_core.fn_iu_auto_instantiate_rollback_by_actor(%(actor)s, false) AS j
+  FROM {ROLLBACK_BY_ACTOR}(%(actor)s, false) AS j
 """
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 
 from harness.config import BUNDLED_SQL_DIR, HarnessConfig
-from harness.errors import SqlLoadError
+from harness.errors import SqlLoadError, db_error_text
 
 BUNDLED_BASELINE_DIR = BUNDLED_SQL_DIR / "baselines"
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -194,7 +194,7 @@ def load_files(conn: psycopg.Connection, files: Sequence[Path]) -> int:
                 except psycopg.Error as exc:
                     diag = exc.diag
                     where = f"{statement.path}:{statement.error_line(diag)}"
-                    detail = (diag.message_primary or str(exc)).strip()
+                    detail = db_error_text(exc)
                     context = f" (context: {diag.context.strip()})" if diag.context else ""
                     raise SqlLoadError(
                         f"{where}: statement failed: {detail}{context}",

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from harness import probes, resources  # noqa: F401  (register the probes and resource checks beside the invariants)
-from harness.invariants import REGISTRY
+from harness.check_registry import all_checks
+from harness.exit_codes import EXIT_INVARIANT_FAILED, EXIT_OK
 
 CONTRACT = Path(str(files("harness") / "docs" / "contract.md"))
 MATRIX = Path(str(files("harness") / "docs" / "traceability.md"))
@@ -172,7 +172,7 @@ def read_all_faults(directory: Path = DEFAULT_FAULTS) -> list[FaultDeclaration]:
 
 def covers() -> dict[str, tuple[str, ...]]:
     """check name -> the clause ids it declares it exercises."""
-    return {name: inv.covers for name, inv in REGISTRY.items()}
+    return {name: inv.covers for name, inv in all_checks().items()}
 
 
 def build_matrix(clauses: list[Clause], declared: dict[str, tuple[str, ...]],
@@ -242,13 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     wrong = problems([r.clause for r in rows], covers(), read_all_faults(args.faults) if args.faults.is_dir() else [])
     if wrong:
         print("\n".join(wrong), file=sys.stderr)
-        return 1
+        return EXIT_INVARIANT_FAILED
     text = render_markdown(rows)
     if args.write:
         MATRIX.write_text(text)
     else:
         sys.stdout.write(text)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

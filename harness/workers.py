@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import errors
 
+from harness.errors import db_error_text
 from harness.invariants import invariant
 from harness.results import WorkersFacts
 from harness.run_context import RunContext
@@ -126,7 +127,7 @@ class LockSampler:
         try:
             self._sample()
         except psycopg.Error as exc:  # the report says the sampling broke off, and why
-            self.error = f"{exc.sqlstate}: {(exc.diag.message_primary or str(exc)).strip()}"
+            self.error = f"{exc.sqlstate}: {db_error_text(exc)}"
 
     def _sample(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
@@ -178,7 +179,7 @@ def _worker(dsn: str, outcome: WorkerOutcome, params: dict[str, Any], last_pos: 
         return
     except psycopg.Error as exc:
         outcome.error = {"worker": outcome.worker, "batches_committed": outcome.batches,
-                         "sqlstate": exc.sqlstate, "error": (exc.diag.message_primary or str(exc)).strip()}
+                         "sqlstate": exc.sqlstate, "error": db_error_text(exc)}
         failed.set()
         ready.abort()
     except Exception as exc:  # reported as the step's failure, never lost in a thread
@@ -258,6 +259,8 @@ def _uses_workers(ctx: RunContext) -> bool:
 
 
 @invariant("at_least_once_delivery", phase="post_commit", applies=_uses_workers,
+           proves=("With concurrent workers and events delivered twice, every event has exactly one 'ok'; each other "
+                   "delivery answered 'duplicate' naming the same instance."),
            description="with K workers, every event answered; a redelivered event got exactly one 'ok' and "
                        "'duplicate' for each other delivery, all naming one instance; no event lost or doubled")
 def at_least_once_delivery(ctx: RunContext) -> tuple[bool, dict[str, Any]]:

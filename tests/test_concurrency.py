@@ -44,7 +44,7 @@ from sql_helpers import (
 
 from harness import db_state
 from harness.databases import Database, DatabasePool
-from harness.spec_calls import SPEC_COLUMNS
+from harness.spec import SPEC_COLUMNS
 
 BASELINE = "after-25000x"
 TEMPLATE_PIECES = {

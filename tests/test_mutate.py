@@ -22,9 +22,10 @@ from harness.mutate.discovery import Catalog, discover
 from harness.mutate.lab import Lab
 from harness.mutate.mutant import Mutant, Source
 from harness.mutate.operators import OPERATORS, function_operators
-from harness.mutate.outcome import Status
+from harness.mutate.outcome import QUERY_CANCELED, Status, judge_run
 from harness.mutate.shard import shard
 from harness.mutate.syntax import FunctionSyntax
+from harness.results import InvariantResult, RunFacts, RunResult
 from harness.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,6 +215,25 @@ def test_a_mutant_that_does_not_load_is_unviable_and_a_hang_is_a_timeout(catalog
     outcome = lab.test(hang)
     assert outcome.status is Status.TIMEOUT, outcome
     assert outcome.duration_s < 60
+
+
+def test_a_statement_timeout_inside_a_probe_is_a_timeout_not_a_catch() -> None:
+    """Probes record a call's error under "raised" (harness/probes.py), the runner a step's under "sqlstate":
+    a statement timeout (57014) recorded under either is a timeout; another error under "raised" a catch."""
+    scenario = load_scenario(SEED_50000X)
+    mutant = _mutants()[0]
+
+    def judged(evidence: dict[str, object]) -> Status:
+        failed = InvariantResult("probe_gated", "probe", "a probe", False, evidence)
+        result = RunResult(scenario, 10, [failed], RunFacts(), {}, scenario.counts_at(10), {}, [])
+        return judge_run(mutant, result, 0.1).status
+
+    timed_out = {"cases": {"auto gate closed": {"raised": QUERY_CANCELED, "message": "canceling statement"}}}
+    refused = {"cases": {"auto gate closed": {"raised": "22023", "message": "bad input"}}}
+    assert judged(timed_out) is Status.TIMEOUT
+    assert judged({"check_raised": {"sqlstate": QUERY_CANCELED, "error": "canceling statement"}}) is Status.TIMEOUT
+    assert judged(refused) is Status.CAUGHT
+    assert judged({"raised": 3, "cases": 5}) is Status.CAUGHT  # a count of raised calls is not an SQLSTATE
 
 
 # -- the command -----------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ from harness.resources import (
 )
 from harness.results import RunFacts
 from harness.runner import run_scenario
-from harness.scenario import SPEC_TARGET_N, load_scenario
+from harness.scenario import load_scenario
+from harness.spec import SPEC_TARGET_N
 from harness.spec_calls import set_gates
 
 ROOT = Path(__file__).resolve().parent.parent

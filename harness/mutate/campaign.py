@@ -38,7 +38,7 @@ from harness.mutate.identity import Identity, identity_of, oracle_digest
 from harness.mutate.lab import Lab, timeout_for
 from harness.mutate.ledger import Prior, reusable
 from harness.mutate.mutant import Mutant
-from harness.mutate.outcome import Outcome, Status
+from harness.mutate.outcome import Outcome, Status, mutation_score
 from harness.mutate.shard import select_functions, shard
 from harness.mutate.since import catalog_at, changed_targets
 from harness.resources import ResourceLimits
@@ -115,8 +115,7 @@ class Campaign:
     def score(self) -> float | None:
         """caught / (caught + missed): timeouts count as caught, not-covered mutants as missed;
         None when nothing viable ran."""
-        scored = self.detected + len(self.missed)
-        return 100.0 * self.detected / scored if scored else None
+        return mutation_score(self.detected, len(self.missed))
 
     @property
     def stale_equivalents(self) -> list[str]:

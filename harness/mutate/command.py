@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness.environment import describe_environment
 from harness.errors import ConfigError
+from harness.exit_codes import EXIT_INVARIANT_FAILED, EXIT_OK
 from harness.mutate.campaign import (
     Campaign,
     MutateOptions,
@@ -40,7 +41,6 @@ from harness.session import HarnessSession
 from harness.terminal import styled
 
 DEFAULT_SCENARIO = "scenarios/seed-50000x-03.toml"
-EXIT_OK, EXIT_SURVIVORS = 0, 1
 
 
 def _positive(text: str) -> int:
@@ -136,7 +136,7 @@ def _verdict(campaign: Campaign, console: Console) -> int:
                              " (caught now, or no longer generated): listed in the report, to be removed"))
     if score is not None and score < options.min_score:
         console.print(styled((f"score {score:.1f} % is below --min-score {options.min_score:g} %", "red")))
-    return EXIT_OK if campaign.passed else EXIT_SURVIVORS
+    return EXIT_OK if campaign.passed else EXIT_INVARIANT_FAILED
 
 
 def cmd_mutate_merge(args: argparse.Namespace, console: Console) -> int:

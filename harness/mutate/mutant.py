@@ -12,13 +12,15 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from harness.errors import shorten
+
 LABEL_WIDTH = 40
 
 
 def short(text: str, width: int = LABEL_WIDTH) -> str:
     """One line, whitespace collapsed, cut to `width` characters."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    return shorten(flat, width)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from harness.build_tests import BuildTestFailure
+from harness.errors import db_error_text, shorten
 from harness.mutate.mutant import Mutant
 from harness.results import RunResult
 
@@ -61,12 +62,17 @@ class Outcome:
         return self.status in (Status.MISSED, Status.NOT_COVERED)
 
 
+#: The evidence keys an SQLSTATE is recorded under: a failed step's or check's error ("sqlstate"),
+#: and what a probe's call raised ("raised"; an int there is a count of calls, not a code).
+SQLSTATE_KEYS = ("sqlstate", "raised")
+
+
 def _sqlstates(evidence: Any) -> set[str]:
     """Every SQLSTATE recorded anywhere in an evidence structure."""
     found: set[str] = set()
     if isinstance(evidence, dict):
         for key, value in evidence.items():
-            if key == "sqlstate" and isinstance(value, str):
+            if key in SQLSTATE_KEYS and isinstance(value, str):
                 found.add(value)
             else:
                 found |= _sqlstates(value)
@@ -78,9 +84,15 @@ def _sqlstates(evidence: Any) -> set[str]:
 
 def error_text(exc: BaseException) -> str:
     if isinstance(exc, psycopg.Error):
-        message = (exc.diag.message_primary or str(exc)).strip()
+        message = db_error_text(exc)
         return f"{exc.sqlstate}: {message}" if exc.sqlstate else message
     return f"{type(exc).__name__}: {exc}"
+
+
+def mutation_score(detected: int, missed: int) -> float | None:
+    """caught / (caught + missed), in per cent: timeouts count as caught, not-covered mutants as missed;
+    None when nothing was scored."""
+    return 100.0 * detected / (detected + missed) if detected + missed else None
 
 
 def judge_run(mutant: Mutant, result: RunResult, duration_s: float) -> Outcome:
@@ -121,5 +133,4 @@ def unviable(mutant: Mutant, exc: BaseException, duration_s: float) -> Outcome:
 
 
 def _short_evidence(evidence: dict[str, Any], width: int = 160) -> str:
-    text = str(evidence)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(str(evidence), width)

@@ -22,7 +22,7 @@ from harness.mutate.campaign import Campaign, MutateOptions
 from harness.mutate.discovery import ReadSummary
 from harness.mutate.ledger import EXTENSION_KEY, outcome_record
 from harness.mutate.operators import OPERATORS
-from harness.mutate.outcome import STRYKER_STATUS, Outcome, Status, caught_by_build_tests_only
+from harness.mutate.outcome import STRYKER_STATUS, Outcome, Status, caught_by_build_tests_only, mutation_score
 from harness.mutate.viewer import render_html
 
 STATUS_ORDER = (Status.CAUGHT, Status.TIMEOUT, Status.MISSED, Status.NOT_COVERED, Status.UNVIABLE)
@@ -53,9 +53,8 @@ def _reuse_lines(campaign: Campaign) -> list[str]:
 
 
 def _score(outcomes: list[Outcome]) -> str:
-    detected = sum(1 for o in outcomes if o.detected)
-    missed = sum(1 for o in outcomes if o.undetected)
-    return f"{100.0 * detected / (detected + missed):.1f} %" if detected + missed else "-"
+    score = mutation_score(sum(1 for o in outcomes if o.detected), sum(1 for o in outcomes if o.undetected))
+    return "-" if score is None else f"{score:.1f} %"
 
 
 def _read_record(read: ReadSummary) -> dict[str, Any]:
@@ -99,7 +98,8 @@ def _oracle_lines(campaign: Campaign) -> list[str]:
     by_tests = sum(1 for o in campaign.outcomes if caught_by_build_tests_only(o))
     scored = campaign.detected + len(campaign.missed)
     alone = campaign.detected - by_tests
-    alone_text = f"{alone} / {scored} = {100.0 * alone / scored:.1f} %" if scored else "-"
+    alone_score = mutation_score(alone, scored - alone)
+    alone_text = "-" if alone_score is None else f"{alone} / {scored} = {alone_score:.1f} %"
     return [f"Oracles: the invariants and probes on every mutant; then, on each mutant they all held for, the "
             f"build's own tests (`{suite.directory}`: {', '.join(f'`{n}`' for n in suite.names)}). Caught by the "
             f"build's tests alone: {by_tests}. Score of the invariants and probes alone: {alone_text}.", ""]
