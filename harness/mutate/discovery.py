@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from harness.mutate.mutant import Mutant, Source
+from harness.mutate.mutant import Mutant, SchemaObject, Source
 from harness.mutate.operators import function_operators, schema_operators
 from harness.mutate.syntax import FunctionSyntax, SyntaxProblem
 
@@ -94,15 +94,6 @@ SELECT kind, object_name, ddl, drop_sql FROM (
 ) objects
 ORDER BY object_name, kind
 """
-
-
-@dataclass(frozen=True)
-class SchemaObject:
-    kind: str  # unique, foreign_key, check, not_null, trigger
-    name: str  # schema-qualified: <schema>.<table>.<constraint>
-    start: int  # its line in the schema listing
-    end: int
-    drop_sql: str
 
 
 @dataclass

@@ -24,6 +24,17 @@ def short(text: str, width: int = LABEL_WIDTH) -> str:
 
 
 @dataclass(frozen=True)
+class SchemaObject:
+    """A constraint or trigger of the schema, which a schema mutant drops (its lines in the schema listing)."""
+
+    kind: str  # unique, foreign_key, check, not_null, trigger
+    name: str  # schema-qualified: <schema>.<table>.<constraint>
+    start: int  # its line in the schema listing
+    end: int
+    drop_sql: str
+
+
+@dataclass(frozen=True)
 class Source:
     """A mutable target: a function's normalized definition, or the schema's constraint listing."""
 

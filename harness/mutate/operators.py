@@ -12,13 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-from harness.mutate.mutant import Mutant, Source
+from harness.mutate.mutant import Mutant, SchemaObject, Source
 from harness.mutate.syntax import FunctionSyntax
-
-if TYPE_CHECKING:
-    from harness.mutate.discovery import SchemaObject
 
 
 @dataclass(frozen=True)
