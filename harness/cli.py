@@ -22,7 +22,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from harness.ci_output import SUMMARY_COLUMNS, append_step_summary, summary_rows, sweep_summary_markdown
 from harness.config import SETTINGS, HarnessConfig, resolve_config
 from harness.conformance import conformance_rows
 from harness.durations import format_duration, parse_duration
@@ -31,10 +30,12 @@ from harness.errors import HarnessError, ScenarioError
 from harness.exit_codes import EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, EXIT_INVARIANT_FAILED, EXIT_OK
 from harness.floor import FLOOR_SAMPLE_N
 from harness.janitor import STALE, SweepResult, sweep
-from harness.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.mutate import command as mutate_command
-from harness.report import verdict as report_verdict
-from harness.report_folder import check_report_dir, hold_scenario
+from harness.reports.ci import SUMMARY_COLUMNS, append_step_summary, summary_rows, sweep_summary_markdown
+from harness.reports.folder import check_report_dir, hold_scenario
+from harness.reports.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
+from harness.reports.run import verdict as report_verdict
+from harness.reports.throughput import write_throughput_report
 from harness.results import RunResult
 from harness.scaling import SweepPoint, growth_exponent, verdict
 from harness.scenario import Scenario, discover_scenarios, load_scenario
@@ -43,7 +44,6 @@ from harness.session import HarnessSession
 from harness.sql_loader import BUNDLED_BASELINE_DIR
 from harness.sweep import Sweep, SweepOptions, run_sweep
 from harness.terminal import PlainProgress, make_console, styled
-from harness.workers import write_throughput_report
 
 
 def _positive_list(option: str) -> Callable[[str], tuple[int, ...]]:

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import psycopg
 
-ELLIPSIS = "…"
-
 
 def db_error_text(exc: psycopg.Error) -> str:
     """The server's own message for an error (its primary message, else psycopg's text), verbatim."""
     return (exc.diag.message_primary or str(exc)).strip()
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text`, cut to `limit` characters with an ellipsis when it is longer."""
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
 class HarnessError(Exception):

@@ -26,6 +26,7 @@ from harness.invariants import Evidence, invariant
 from harness.run_context import CheckNotRun
 from harness.spec import ANSWER_KEYS, GATES, INSTANCE_KEY_PREFIX
 from harness.spec_calls import call_orchestrator_once, restore_gates, set_gates
+from harness.text import fmt
 
 if TYPE_CHECKING:
     from harness.run_context import RunContext
@@ -70,7 +71,14 @@ def _outcome(exc: psycopg.Error) -> dict[str, Any]:
 
 # -- gated ---------------------------------------------------------------------------------------
 
+def _summarize_gated(ev: Evidence) -> str:
+    cases = "; ".join(f"{label} → {c.get('status') or c.get('raised')} ({c.get('gate') or c.get('message')})"
+                      for label, c in ev["cases"].items())
+    return f"{cases}; database unchanged: {fmt(ev['database_unchanged'])}"
+
+
 @invariant("probe_gated",
+           summarize=_summarize_gated,
            proves="With either gate closed, a call answers 'gated' naming a closed gate and writes nothing.",
            covers=("S1.orch.gated",),
            phase="probe",
@@ -159,7 +167,18 @@ def _error_text(exc: psycopg.Error) -> str:
     return " ".join(part for part in (diag.message_primary, diag.message_detail, diag.message_hint) if part).lower()
 
 
+def _summarize_bad_input(ev: Evidence) -> str:
+    kinds = ", ".join(f"{kind} {'/'.join(states)}" for kind, states in ev["sqlstates_by_kind"].items())
+    answered = ", ".join(ev.get("answered_instead_of_raising", {}))
+    unclear = ", ".join(ev.get("unclear_messages", {}))
+    return (f"{ev['raised']} of {ev['cases']} calls raised ({kinds}), {ev['messages_name_it']} naming the "
+            f"argument or value; database unchanged: {fmt(ev['database_unchanged'])}"
+            + (f"; answered instead: {answered}" if answered else "")
+            + (f"; unclear messages: {unclear}" if unclear else ""))
+
+
 @invariant("probe_bad_input",
+           summarize=_summarize_bad_input,
            proves=("Every kind of bad input SPEC names raises an error whose message names the argument or value "
                    "(not one SQLSTATE for all kinds) and writes nothing."),
            covers=("S1.orch.bad-input", "S1.orch.bad-input-message", "S1.orch.bad-input-sqlstate",
@@ -285,7 +304,15 @@ def _second_meets_first(admin: psycopg.Connection, first: psycopg.Connection, se
     return met
 
 
+def _summarize_race(ev: Evidence) -> str:
+    error = f"; second session error: {ev['second_session_error']}" if "second_session_error" in ev else ""
+    return (f"{ev['events']} events, 2 sessions: {ev['one_ok_one_duplicate_same_instance']} with one ok + one "
+            f"duplicate of the same instance; the second waited on the first's lock: "
+            f"{fmt(ev['second_session_waited_on_a_lock'])}; counts exact: {fmt(ev['counts_exact'])}{error}")
+
+
 @invariant("probe_race",
+           summarize=_summarize_race,
            proves=("Two sessions calling for the same fresh events at once get exactly one 'ok' and one 'duplicate' "
                    "per idempotency key, with the same instance and no error."),
            covers=("S1.orch.duplicate-race",),
@@ -387,7 +414,14 @@ def _copy_collection(conn: psycopg.Connection, template_id: Any, key: str, kind:
     return new_id
 
 
+def _summarize_digest_keyed_on_graph(ev: Evidence) -> str:
+    verdicts = {True: "yes", False: "NO", None: "not writable"}
+    cases = "; ".join(f"{label}: {verdicts[c['passed']]}" for label, c in ev["cases"].items())
+    return f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; {cases}"
+
+
 @invariant("probe_digest_keyed_on_graph",
+           summarize=_summarize_digest_keyed_on_graph,
            proves=("fn_iu_manifest_digest is keyed on the piece graph only, for instances and templates: another key "
                    "and kind with the same pieces share the digest; another order, other positions or a changed "
                    "content hash do not."),
@@ -483,7 +517,12 @@ COMPOSE_SQL = "SELECT iu_core.fn_iu_compose(%s, %s, %s)"
 LINEAGE_SQL = "SELECT iu_core.fn_iu_collection_record_template_instance(%s, %s, %s, %s)"
 
 
+def _summarize_compose_and_lineage(ev: Evidence) -> str:
+    return "; ".join(f"{label}: {'yes' if c['passed'] else 'NO'}" for label, c in ev["cases"].items())
+
+
 @invariant("probe_compose_and_lineage",
+           summarize=_summarize_compose_and_lineage,
            proves=("fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, reuse the "
                    "template's pieces and refuse taken keys, second lineage and bad origins."),
            covers=("S1.compose.instance", "S1.compose.gate", "S1.lineage.record"),
@@ -581,7 +620,21 @@ REFUSAL_ACCEPTED = ("refused on a state no SPEC function writes (the planted log
                     "SPEC protects manual lineage and other actors' rows, and a refusal touches neither")
 
 
+def _summarize_rollback_spares_others(ev: Evidence) -> str:
+    spared = ", ".join(k for k, v in ev["spared"].items() if v)
+    alone = f"actor alone → {ev['actor_alone']['status']}"
+    if isinstance(ev["real"], dict):  # the build refused on the planted rows
+        refused = ev["real"]["refused"]
+        return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; real run refused "
+                f"({refused['raised']}: {refused['message']}), changed nothing: "
+                f"{fmt(ev['real']['changed_nothing'])}; held: {spared}")
+    counts = ", ".join(f"{k} {v['would']}/{v['deleted']}/{v['disappeared']}" for k, v in ev["counts"].items())
+    return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; dry run / deleted / disappeared: "
+            f"{counts}; held: {spared}")
+
+
 @invariant("probe_rollback_spares_others",
+           summarize=_summarize_rollback_spares_others,
            proves=("The rollback spares other actors' rows (actors compared exactly) and manual lineage, is a dry "
                    "run when called with the actor alone, counts exactly what it deletes, and answers 'noop' when "
                    "there is nothing."),
@@ -693,7 +746,14 @@ def _get(answer: Any, key: str) -> Any:
     return answer.get(key) if isinstance(answer, dict) else None
 
 
+def _summarize_rollback_race(ev: Evidence) -> str:
+    counts = ", ".join(f"{k} {v['first']}+{v['second']}={v['disappeared']}" for k, v in ev["counts"].items())
+    return (f"{ev['events']} instances, 2 sessions → {' / '.join(map(str, ev['statuses']))}; the second waited "
+            f"on the first's lock: {fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}")
+
+
 @invariant("probe_rollback_race",
+           summarize=_summarize_rollback_race,
            proves="Two concurrent rollbacks of one actor delete each row once and report it once.",
            covers=("S1.rollback.real",),
            phase="probe",

@@ -15,11 +15,12 @@ import psycopg
 
 from harness.environment import peak_rss_mb
 from harness.floor import BUILD_AT_SAMPLE, FLOOR_KINDS, FLOOR_SAMPLE_N, measure_floors
-from harness.report import write_report
+from harness.reports.run import write_report
+from harness.reports.sweep import write_sweep_report
 from harness.resources import ResourceLimits
 from harness.results import FloorFigures, RunResult
 from harness.runner import run_scenario
-from harness.scaling import ScalingCheck, SweepPoint, check_scaling, write_sweep_report
+from harness.scaling import ScalingCheck, SweepPoint, check_scaling
 from harness.scenario import Scenario
 from harness.session import HarnessSession
 

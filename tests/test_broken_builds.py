@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.databases import DatabasePool
-from harness.report import render_markdown, to_json
+from harness.reports.run import render_markdown, to_json
 from harness.runner import run_scenario
 from harness.scenario import load_scenario
 

@@ -22,8 +22,8 @@ from harness.databases import DatabasePool
 from harness.environment import describe_environment
 from harness.errors import HarnessError, ScenarioError, SqlLoadError
 from harness.mutate.equivalents import load_equivalents
-from harness.report import render_markdown, write_report
-from harness.report_folder import refuse_if_held_elsewhere
+from harness.reports.folder import refuse_if_held_elsewhere
+from harness.reports.run import render_markdown, write_report
 from harness.runner import run_scenario
 from harness.scenario import load_scenario
 from harness.servers import embedded
@@ -348,7 +348,7 @@ def test_the_readme_gates_no_absolute_time() -> None:
 def test_a_writer_without_a_claim_is_refused_while_a_run_holds_one(tmp_path: Path) -> None:
     """The pytest plugin's per-N reports against a CLI run writing the same scenario into the folder."""
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from harness.report_folder import hold_scenario\n"
+        "import sys, time; from pathlib import Path; from harness.reports.folder import hold_scenario\n"
         f"with hold_scenario(Path({str(tmp_path)!r}), 'seed-50000x-03'):\n"
         "    print('held', flush=True); time.sleep(60)")], stdout=subprocess.PIPE, text=True)
     try:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.ci_output import append_step_summary, invariant_properties
 from harness.config import MIN_PG_MAJOR, SETTINGS, resolve_config
 from harness.environment import describe_environment
 from harness.errors import BackendUnavailable, ConfigError, HarnessError
-from harness.matrix import NOT_RUN, VersionRun, matrix_exit_code
-from harness.report import write_report
+from harness.reports.ci import append_step_summary, invariant_properties
+from harness.reports.matrix import NOT_RUN, VersionRun, matrix_exit_code
+from harness.reports.run import write_report
 from harness.runner import run_scenario
 from harness.scenario import load_scenario
 from harness.servers import pg_binaries, scratch

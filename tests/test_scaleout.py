@@ -17,11 +17,11 @@ from scenario_cases import scenario_cases, skip_unless_selected
 from snapshot_markdown import MarkdownSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from harness.ci_output import invariant_properties
 from harness.config import HarnessConfig
 from harness.databases import DatabasePool
 from harness.environment import describe_environment
-from harness.report import render_markdown, write_report
+from harness.reports.ci import invariant_properties
+from harness.reports.run import render_markdown, write_report
 from harness.resources import SUBXACT_MIN_SERVER_VERSION, ResourceLimits
 from harness.runner import run_scenario
 from harness.scenario import Scenario

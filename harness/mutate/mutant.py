@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from harness.errors import shorten
+from harness.text import shorten
 
 LABEL_WIDTH = 40
 

@@ -13,34 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.check_registry import all_checks
-from harness.errors import shorten
 from harness.invariants import Invariant
-from harness.report_folder import refuse_if_held_elsewhere, retire_other_sweep
+from harness.reports.folder import refuse_if_held_elsewhere, retire_other_sweep
+from harness.reports.markdown import table
 from harness.resources import FAIL, MEASURED, NOT_RUN, ResourceRow
 from harness.results import InvariantResult, RunResult, WorkersFacts
 from harness.spec import SPEC_TABLES
+from harness.text import compact, fmt
 
 UNCHANGED_TABLES = ("iu", "iu_lifecycle_log", "iu_vector_sync_point")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _compact(evidence: dict[str, Any], limit: int = 240) -> str:
-    text = json.dumps(evidence, sort_keys=True, separators=(", ", "="), default=str)
-    text = text.replace('"', "")
-    return shorten(text, limit)
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_fmt(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return lines
 
 
 def _view_line(check: InvariantResult | None, reasons: dict[str, str]) -> str:
@@ -49,55 +30,17 @@ def _view_line(check: InvariantResult | None, reasons: dict[str, str]) -> str:
         return f"The build's v_iu_digest_audit: not compared ({reasons.get('digest_audit_view_agrees', 'not run')})."
     view = check.evidence.get("view", {})
     if "drift" not in view:
-        return f"The build's v_iu_digest_audit: could not be read (`{_compact(check.evidence)}`)."
+        return f"The build's v_iu_digest_audit: could not be read (`{compact(check.evidence)}`)."
     agrees = "agrees" if check.passed else "**reports less than the harness finds**"
     return (f"The build's v_iu_digest_audit (`{view['column']}`, true = {view['true_means']}): "
             f"{view['drift']:,} / {view['ok']:,} / {view['total']:,}, {agrees}.")
 
 
-def _probe_summary(name: str, ev: dict[str, Any]) -> str:
-    """One line per probe, from its evidence."""
+def _probe_summary(check: Invariant | None, ev: dict[str, Any]) -> str:
+    """One line per probe, from its evidence, in the probe's own words (`summarize`)."""
     if "check_raised" in ev:
-        return f"the probe itself failed: {_compact(ev['check_raised'])}"
-    if name == "probe_gated":
-        cases = "; ".join(f"{label} → {c.get('status') or c.get('raised')} ({c.get('gate') or c.get('message')})"
-                          for label, c in ev["cases"].items())
-        return f"{cases}; database unchanged: {_fmt(ev['database_unchanged'])}"
-    if name == "probe_bad_input":
-        kinds = ", ".join(f"{kind} {'/'.join(states)}" for kind, states in ev["sqlstates_by_kind"].items())
-        answered = ", ".join(ev.get("answered_instead_of_raising", {}))
-        unclear = ", ".join(ev.get("unclear_messages", {}))
-        return (f"{ev['raised']} of {ev['cases']} calls raised ({kinds}), {ev['messages_name_it']} naming the "
-                f"argument or value; database unchanged: {_fmt(ev['database_unchanged'])}"
-                + (f"; answered instead: {answered}" if answered else "")
-                + (f"; unclear messages: {unclear}" if unclear else ""))
-    if name == "probe_race":
-        error = f"; second session error: {ev['second_session_error']}" if "second_session_error" in ev else ""
-        return (f"{ev['events']} events, 2 sessions: {ev['one_ok_one_duplicate_same_instance']} with one ok + one "
-                f"duplicate of the same instance; the second waited on the first's lock: "
-                f"{_fmt(ev['second_session_waited_on_a_lock'])}; counts exact: {_fmt(ev['counts_exact'])}{error}")
-    if name == "probe_compose_and_lineage":
-        return "; ".join(f"{label}: {'yes' if c['passed'] else 'NO'}" for label, c in ev["cases"].items())
-    if name == "probe_rollback_spares_others":
-        spared = ", ".join(k for k, v in ev["spared"].items() if v)
-        alone = f"actor alone → {ev['actor_alone']['status']}"
-        if isinstance(ev["real"], dict):  # the build refused on the planted rows
-            refused = ev["real"]["refused"]
-            return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; real run refused "
-                    f"({refused['raised']}: {refused['message']}), changed nothing: "
-                    f"{_fmt(ev['real']['changed_nothing'])}; held: {spared}")
-        counts = ", ".join(f"{k} {v['would']}/{v['deleted']}/{v['disappeared']}" for k, v in ev["counts"].items())
-        return (f"nothing to do → {ev['nothing_to_do']['status']}; {alone}; dry run / deleted / disappeared: "
-                f"{counts}; held: {spared}")
-    if name == "probe_rollback_race":
-        counts = ", ".join(f"{k} {v['first']}+{v['second']}={v['disappeared']}" for k, v in ev["counts"].items())
-        return (f"{ev['events']} instances, 2 sessions → {' / '.join(map(str, ev['statuses']))}; the second waited "
-                f"on the first's lock: {_fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}")
-    if name == "probe_digest_keyed_on_graph":
-        verdicts = {True: "yes", False: "NO", None: "not writable"}
-        cases = "; ".join(f"{label}: {verdicts[c['passed']]}" for label, c in ev["cases"].items())
-        return f"{ev['template']} ({ev['pieces']} pieces) {ev['template_digest']}; {cases}"
-    return _compact(ev)
+        return f"the probe itself failed: {compact(ev['check_raised'])}"
+    return check.summarize(ev) if check is not None and check.summarize is not None else compact(ev)
 
 
 def _workers_driver(result: RunResult, gates: str) -> str:
@@ -124,7 +67,7 @@ def _workers_timings(facts: WorkersFacts | None) -> list[str]:
            f"{facts.retries} retried · lock waits in {waits.get('samples_with_a_waiting_worker', 0)} of "
            f"{waits.get('samples', 0)} samples", ""]
     if waits.get("top_waits"):
-        out += _table(["Wait", "Lock", "Waiting statement", "Samples"],
+        out += table(["Wait", "Lock", "Waiting statement", "Samples"],
                       [[w["wait"], w["lock"], f"`{w['statement']}`", w["samples"]] for w in waits["top_waits"]])
         out += [""]
     return out
@@ -162,7 +105,7 @@ def _resources_section(result: RunResult) -> list[str]:
         per_call = _per_call(row) if row.exact else ("(bytes: see timings)" if row.status != NOT_RUN else "-")
         rows.append([row.resource, per_call, verdict_text, row.reason if row.status in (NOT_RUN, MEASURED)
                      else f"{'over' if row.status == FAIL else 'within'} " + row.limit_source.split(":")[0]])
-    return [*out, *_table(["Resource", "Per call", "At the target N", "Limit / note"], rows), ""]
+    return [*out, *table(["Resource", "Per call", "At the target N", "Limit / note"], rows), ""]
 
 
 def _resources_figures(result: RunResult) -> list[str]:
@@ -175,7 +118,7 @@ def _resources_figures(result: RunResult) -> list[str]:
              "-" if row.limit is None else f"{row.limit:,}", row.status]
             for row in report.rows]
     out = ["Resources per call, the figures (after " + ", ".join(f"{c:,}" for c in report.calls) + " calls):", ""]
-    out += [*_table(["Resource", "Unit", "At the checkpoints", "Per call", f"At N={report.target_n:,}", "Limit",
+    out += [*table(["Resource", "Unit", "At the checkpoints", "Per call", f"At N={report.target_n:,}", "Limit",
                      "Result"], rows), ""]
     if report.capacity is not None:
         out += [f"Shared lock table (PostgreSQL {report.capacity.major}): {report.capacity.formula}. Fast-path "
@@ -197,6 +140,7 @@ def verdict(result: RunResult) -> str:
 def render_markdown(result: RunResult, *, timings: bool = False, environment: dict[str, Any] | None = None) -> str:
     s, n, facts = result.scenario, result.n, result.facts
     by_name = {r.name: r for r in result.results}
+    checks = all_checks()
     out: list[str] = [f"# {s.name} · {s.title} · N={n:,} ({verdict(result)})", ""]
     out += [f"Scenario `{s.path.name}` · baseline `{s.baseline or 'schema only'}` · actor `{s.actor}` · "
             f"event_type `{s.event_type}` · emit_mode `{s.emit_mode}`", ""]
@@ -223,7 +167,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     rows = [[item.template, item.kind, item.version, count, result.pieces.get(item.template, "?"),
              f"`{item.suffix}`", f"{item.suffix_for(1)} … {item.suffix_for(count)}" if count else "-"]
             for item, count in result.plan]
-    out += [*_table(["Template", "Kind", "Version", "N", "Pieces", "Suffix pattern", "Suffixes"], rows), ""]
+    out += [*table(["Template", "Kind", "Version", "N", "Pieces", "Suffix pattern", "Suffixes"], rows), ""]
 
     out += ["## In-TX result", ""]
     calls = by_name.get("calls_all_ok")
@@ -231,7 +175,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     gates_tx = by_name.get("gates_closed_in_tx")
     if calls is None or added is None:
         committed = by_name.get("scenario_transaction_committed")
-        out += [f"The scenario transaction did not commit: `{_compact(committed.evidence) if committed else '?'}`",
+        out += [f"The scenario transaction did not commit: `{compact(committed.evidence) if committed else '?'}`",
                 ""]
     else:
         ev = added.evidence
@@ -244,7 +188,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         if gates_tx is not None:
             rows += [[f"gate {g}", "closed" if v is False else f"OPEN ({v})"]
                      for g, v in gates_tx.evidence["gates"].items()]
-        out += [*_table(["Check", "Value"], rows), ""]
+        out += [*table(["Check", "Value"], rows), ""]
 
     out += _resources_section(result)
 
@@ -261,7 +205,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
             if v["delta"] != v["expected"]:
                 note = f"WRONG: expected {v['expected']:+,}"
             rows.append([t, v["before"], v["after"], f"{v['delta']:+,}", note])
-        out += [*_table(["Table", "Pre", "Post", "Delta", "Note"], rows), ""]
+        out += [*table(["Table", "Pre", "Post", "Delta", "Note"], rows), ""]
         if n and "iu_piece_membership" in tables:
             memb = tables["iu_piece_membership"]["delta"]
             out += [f"Memberships per instance: {memb:,} / {n:,} = {memb / n:.2f} on average.", ""]
@@ -274,14 +218,14 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     if facts.sample:
         out += ["## Digest sample", ""]
         rows = [[r.template, r.instance_key, r.template_digest, r.instance_digest, r.match] for r in facts.sample]
-        out += [*_table(["Template", "Instance key", "Template digest", "Instance digest", "Match"], rows), ""]
+        out += [*table(["Template", "Instance key", "Template digest", "Instance digest", "Match"], rows), ""]
 
     summary = by_name.get("template_summary_counts")
     if summary is not None and "templates" in summary.evidence:
         out += ["## Per-template observability", "", "`v_iu_auto_instantiate_template_summary`, instance_count:", ""]
         rows = [[t, v["before"], v["after"], f"{v['delta']:+,}", f"{v['last_hour_delta']:+,}"]
                 for t, v in summary.evidence["templates"].items()]
-        out += [*_table(["Template", "Before", "After", "Delta", "Last-hour delta"], rows), ""]
+        out += [*table(["Template", "Before", "After", "Delta", "Last-hour delta"], rows), ""]
 
     replay = by_name.get("idempotent_replay")
     if replay is not None:
@@ -290,28 +234,28 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         if "replayed" in ev:
             out += [f"Replayed {ev['replayed']:,} events: {ev['duplicate']:,} returned `duplicate`, "
                     f"{ev['same_instance']:,} with the original instance id; counts unchanged: "
-                    f"{_fmt(ev['counts_unchanged'])}; nothing written ({ev['written_read_by']}): "
-                    f"{_fmt(ev['nothing_written'])}.",
+                    f"{fmt(ev['counts_unchanged'])}; nothing written ({ev['written_read_by']}): "
+                    f"{fmt(ev['nothing_written'])}.",
                     ""]
         else:
-            out += [f"The replay failed: `{_compact(ev)}`", ""]
+            out += [f"The replay failed: `{compact(ev)}`", ""]
 
     dry = facts.dry_run
     if dry is not None or "rollback_dry_run_addressable" in by_name:
         out += ["## Actor-scoped rollback", "",
                 f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', true);`", ""]
         if dry is not None:
-            rows = [[k, _fmt(v)] for k, v in dry.summary.items() if k not in ("actor", "dry_run")]
-            out += [*_table(["Field", "Value"], rows), ""]
+            rows = [[k, fmt(v)] for k, v in dry.summary.items() if k not in ("actor", "dry_run")]
+            out += [*table(["Field", "Value"], rows), ""]
             unchanged = not dry.written and dry.counts_unchanged
             out += [f"Post-dry-run database {'UNCHANGED' if unchanged else 'CHANGED'}: counts "
                     f"{'the same' if dry.counts_unchanged else 'changed'}, rows written (read by "
-                    f"{dry.written_read_by}): {_compact(dry.written) if dry.written else 'none'}.", ""]
+                    f"{dry.written_read_by}): {compact(dry.written) if dry.written else 'none'}.", ""]
         real = facts.rollback
         if real is not None:
             out += [f"`SELECT iu_core.fn_iu_auto_instantiate_rollback_by_actor('{s.actor}', false);`", ""]
-            rows = [[k, _fmt(v)] for k, v in real.result.items()]
-            out += [*_table(["Field", "Value"], rows), ""]
+            rows = [[k, fmt(v)] for k, v in real.result.items()]
+            out += [*table(["Field", "Value"], rows), ""]
             ok = by_name.get("rollback_restores_pre_state")
             if ok is not None:
                 differing = ok.evidence.get("tables_differing_from_pre_run", [])
@@ -323,23 +267,22 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     if probes:
         out += ["## Probes", "", "Calls a correct build must refuse or serialize; each leaves the database as it "
                 "found it (a rolled-back transaction, or a throwaway clone for the race).", ""]
-        rows = [[f"`{r.name}`", "PASS" if r.passed else "**FAIL**", _probe_summary(r.name, r.evidence)]
+        rows = [[f"`{r.name}`", "PASS" if r.passed else "**FAIL**", _probe_summary(checks.get(r.name), r.evidence)]
                 for r in probes]
         rows += [[f"`{name}`", "NOT RUN", result.not_run_reasons.get(name, "")]
                  for name in result.not_run if name.startswith("probe_")]
-        out += [*_table(["Probe", "Result", "What happened"], rows), ""]
+        out += [*table(["Probe", "Result", "What happened"], rows), ""]
 
     out += ["## Invariants", ""]
     rows = [[k + 1, f"`{r.name}`", "PASS" if r.passed else "**FAIL**", r.description]
             for k, r in enumerate(result.results)]
     rows += [[len(rows) + k + 1, f"`{name}`", "NOT RUN", result.not_run_reasons.get(name, "step skipped")]
              for k, name in enumerate(result.not_run)]
-    out += [*_table(["#", "Invariant", "Result", "What it checks"], rows), ""]
+    out += [*table(["#", "Invariant", "Result", "What it checks"], rows), ""]
     out += ["Evidence:", ""]
-    out += [f"- `{r.name}`: {_compact(r.evidence, 400 if r.passed else 4000)}" for r in result.results] + [""]
+    out += [f"- `{r.name}`: {compact(r.evidence, 400 if r.passed else 4000)}" for r in result.results] + [""]
 
     out += ["## What this proves", ""]
-    checks = all_checks()
     proved = [_proves(checks.get(r.name), r).format(n=f"{n:,}") for r in result.results if r.passed]
     out += [f"- {line}" for line in proved] or ["- Nothing: no invariant held."]
     out += ["", "## What this does NOT prove", ""]
@@ -376,10 +319,10 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                     line += (f"; {label} {t[f'{name}_per_instance_us']:,.1f} us per instance "
                              f"({t[f'{name}_vs_ok']:.2f}x an `ok` call)")
             out += [line + ".", ""]
-        rows = [[k, "-" if v is None else f"{v:,.4f}" if isinstance(v, float) else _fmt(v)]
+        rows = [[k, "-" if v is None else f"{v:,.4f}" if isinstance(v, float) else fmt(v)]
                 for k, v in sorted(t.items())]
-        rows += [[k, _fmt(v)] for k, v in sorted((environment or {}).items())]
-        out += [*_table(["Measure", "Value"], rows), ""]
+        rows += [[k, fmt(v)] for k, v in sorted((environment or {}).items())]
+        out += [*table(["Measure", "Value"], rows), ""]
         out += _resources_figures(result)
         out += _workers_timings(facts.workers)
     return "\n".join(out)

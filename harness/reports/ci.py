@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.report import _compact, verdict
+from harness.reports.run import verdict
 from harness.results import RunResult
 from harness.scaling import SweepPoint
+from harness.text import compact
 
 EVIDENCE_LIMIT = 300  # characters of evidence per property: enough to read, small enough for a CI view
 SUMMARY_COLUMNS = ("N", "result", "failed invariants", "instances/s", "us/instance", "rate vs minimal",
@@ -23,7 +24,7 @@ SUMMARY_COLUMNS = ("N", "result", "failed invariants", "instances/s", "us/instan
 
 
 def evidence_summary(evidence: dict[str, Any], limit: int = EVIDENCE_LIMIT) -> str:
-    return _compact(evidence, limit)
+    return compact(evidence, limit)
 
 
 def invariant_properties(result: RunResult, server_version: str | None = None) -> list[tuple[str, str]]:
