@@ -22,27 +22,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
+from harness.checks.conformance import conformance_rows
 from harness.config import SETTINGS, HarnessConfig, resolve_config
-from harness.conformance import conformance_rows
+from harness.databases.janitor import STALE, SweepResult, sweep
+from harness.databases.sql_loader import BUNDLED_BASELINE_DIR
 from harness.durations import format_duration, parse_duration
 from harness.environment import describe_environment
 from harness.errors import HarnessError, ScenarioError
 from harness.exit_codes import EXIT_HARNESS_ERROR, EXIT_INTERRUPTED, EXIT_INVARIANT_FAILED, EXIT_OK
-from harness.floor import FLOOR_SAMPLE_N
-from harness.janitor import STALE, SweepResult, sweep
 from harness.mutate import command as mutate_command
+from harness.perf.floors import FLOOR_SAMPLE_N
+from harness.perf.scaling import SweepPoint, growth_exponent, verdict
 from harness.reports.ci import SUMMARY_COLUMNS, append_step_summary, summary_rows, sweep_summary_markdown
 from harness.reports.folder import check_report_dir, hold_scenario
 from harness.reports.matrix import VersionRun, invariant_names, matrix_exit_code, render_matrix, write_matrix_report
 from harness.reports.run import verdict as report_verdict
 from harness.reports.throughput import write_throughput_report
-from harness.results import RunResult
-from harness.scaling import SweepPoint, growth_exponent, verdict
-from harness.scenario import Scenario, discover_scenarios, load_scenario
+from harness.run.results import RunResult
+from harness.run.sweep import Sweep, SweepOptions, run_sweep
+from harness.scenarios.scenario import Scenario, discover_scenarios, load_scenario
 from harness.servers.pg_binaries import version_labels
 from harness.session import HarnessSession
-from harness.sql_loader import BUNDLED_BASELINE_DIR
-from harness.sweep import Sweep, SweepOptions, run_sweep
 from harness.terminal import PlainProgress, make_console, styled
 
 
@@ -256,7 +256,7 @@ class _SweepProgress:
 
 def _sweep(scenario: Scenario, sizes: Sequence[int], args: argparse.Namespace, session: HarnessSession,
            report_dir: Path, environment: dict[str, Any], console: Console) -> Sweep:
-    """One scenario at every N (harness/sweep.py), with progress: reports per N, the sweep report, scaling check."""
+    """One scenario at every N (harness/run/sweep.py), with progress: reports per N, the sweep report, scaling check."""
     options = SweepOptions(rollback=args.rollback, floors=args.floor, floor_sample=args.floor_sample)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
@@ -323,7 +323,7 @@ def _run_matrix(args: argparse.Namespace, console: Console, scenario: Scenario, 
 
 
 def cmd_coverage(args: argparse.Namespace, console: Console) -> int:
-    from harness import traceability
+    from harness.checks import traceability
 
     faults_dir = args.faults or traceability.DEFAULT_FAULTS
     if not faults_dir.is_dir():
@@ -416,7 +416,7 @@ def cmd_mutate_merge(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_profile(args: argparse.Namespace, console: Console) -> int:
-    from harness import profile
+    from harness.perf import call_profile as profile
 
     config = resolve_config({s.key: getattr(args, s.key, None) for s in SETTINGS})
     result = profile.profile_scenario(config, load_scenario(args.scenario), args.n, minimal=args.minimal,

@@ -82,7 +82,7 @@ class HarnessConfig:
     pg: tuple[str, ...] = ()
     shm_dir: Path = Path("/dev/shm")
     sweep_ttl: timedelta = DEFAULT_SWEEP_TTL
-    #: None: the scenario's target_n, else SPEC's 100,000 (harness/resources.py).
+    #: None: the scenario's target_n, else SPEC's 100,000 (harness/run/resources.py).
     target_n: int | None = None
     memory_budget: int = DEFAULT_MEMORY_BUDGET
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from harness.checks.conformance import require_runnable
 from harness.config import SETTINGS, HarnessConfig, resolve_config
-from harness.conformance import require_runnable
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 from harness.errors import ConfigError, HarnessError
 from harness.session import HarnessSession
 

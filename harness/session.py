@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from harness.config import HarnessConfig
-from harness.databases import DatabasePool
+from harness.databases.pool import DatabasePool
 from harness.servers import Server, start_server
 
 

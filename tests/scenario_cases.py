@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.config import HarnessConfig
-from harness.scenario import Scenario, discover_scenarios
+from harness.scenarios.scenario import Scenario, discover_scenarios
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 

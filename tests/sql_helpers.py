@@ -15,7 +15,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from harness import db_state, spec_calls
+from harness import spec_calls
+from harness.databases import state as db_state
 
 AUTO_GATE = "iu_core.auto_instantiate_enabled"
 COMPOSER_GATE = "iu_core.composer_enabled"

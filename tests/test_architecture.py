@@ -35,7 +35,7 @@ def _imports(name: str, tree: ast.Module, modules: set[str]) -> set[str]:
                 base = ".".join([*anchor, base] if base else anchor)
             if not base.startswith("harness"):
                 continue
-            for alias in node.names:  # `from harness import probes` imports the module harness.probes
+            for alias in node.names:  # `from harness import probes` imports the module harness.checks.probes
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
     return {m for m in found if m in modules and m != name}
 
@@ -97,16 +97,16 @@ def test_an_import_inside_a_function_or_type_checking_counts() -> None:
 
 
 def test_the_runner_is_imported_to_run_only() -> None:
-    """Results are harness/results.py's: a module imports the runner only for run_scenario."""
+    """Results are harness/run/results.py's: a module imports the runner only for run_scenario."""
     for name, tree in _trees().items():
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "harness.runner":
+            if isinstance(node, ast.ImportFrom) and node.module == "harness.run.runner":
                 assert [a.name for a in node.names] == ["run_scenario"], (name, [a.name for a in node.names])
 
 
 @pytest.mark.parametrize("root", ["harness", "tests"])
 def test_run_facts_are_read_as_attributes(root: str) -> None:
-    """No `<x>.facts[...]` nor `<x>.facts.get(...)`: the facts are typed (harness/results.py)."""
+    """No `<x>.facts[...]` nor `<x>.facts.get(...)`: the facts are typed (harness/run/results.py)."""
     offending = []
     for path in sorted((PACKAGE.parent / root).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

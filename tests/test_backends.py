@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 
 from harness.config import HarnessConfig
-from harness.databases import NAME_PREFIX, DatabasePool
+from harness.databases.pool import NAME_PREFIX, DatabasePool
 from harness.errors import BackendUnavailable
 from harness.servers import start_server
 from harness.servers.containers import ContainerServer, docker_engine_answers

@@ -55,7 +55,7 @@ from sql_helpers import (
     set_gates,
 )
 
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 
 # About our own build: skipped (one line) when --iu-sql-dir names another one.
 pytestmark = pytest.mark.bundled_build("the SQLSTATE catalogue (IU001..IU011) and internal helpers")

@@ -14,10 +14,10 @@ from psycopg import sql
 from sql_helpers import GATES, call_auto, gate_states, gates_open, table_counts
 
 from harness.config import HarnessConfig
-from harness.databases import Database, DatabasePool
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
-from harness.sql_loader import resolve_baseline, schema_files
+from harness.databases.pool import Database, DatabasePool
+from harness.databases.sql_loader import resolve_baseline, schema_files
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 
 BULK_ACTOR = "iu-core-25000x-bulk"
 TEMPLATES = {  # key -> kind

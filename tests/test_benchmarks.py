@@ -19,10 +19,10 @@ import pytest
 from scenario_cases import scenario_cases, skip_unless_selected
 
 from harness.config import HarnessConfig
-from harness.databases import Database, DatabasePool
-from harness.floor import time_floor
-from harness.plan import create_plan, scenario_transaction
-from harness.scenario import Scenario
+from harness.databases.pool import Database, DatabasePool
+from harness.perf.floors import time_floor
+from harness.run.plan import create_plan, scenario_transaction
+from harness.scenarios.scenario import Scenario
 from harness.session import HarnessSession
 
 

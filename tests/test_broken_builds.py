@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.databases import DatabasePool
+from harness.databases.pool import DatabasePool
 from harness.reports.run import render_markdown, to_json
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 
 # About our own build: skipped (one line) when --iu-sql-dir names another one.
 pytestmark = pytest.mark.bundled_build("broken copies of its function bodies (tests/broken)")

@@ -1,4 +1,4 @@
-"""A build's own SQL tests (`harness/build_tests.py`), the second oracle of `iu-harness mutate`.
+"""A build's own SQL tests (`harness/checks/build_tests.py`), the second oracle of `iu-harness mutate`.
 
 Generic behaviour (prelude, one rolled-back transaction per test, failures and
 timeouts named) is shown with throwaway test files on any build; that our
@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.build_tests import default_tests_dir, load_build_tests, run_build_tests
+from harness.checks.build_tests import default_tests_dir, load_build_tests, run_build_tests
 from harness.cli import main
 from harness.config import HarnessConfig
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 from harness.errors import HarnessError
 from harness.mutate.discovery import discover
 from harness.mutate.lab import Lab
 from harness.mutate.outcome import Status
-from harness.scenario import load_scenario
+from harness.scenarios.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_50000X = ROOT / "scenarios" / "seed-50000x-03.toml"

@@ -42,8 +42,8 @@ from sql_helpers import (
     table_counts,
 )
 
-from harness import db_state
-from harness.databases import Database, DatabasePool
+from harness.databases import state as db_state
+from harness.databases.pool import Database, DatabasePool
 from harness.spec import SPEC_COLUMNS
 
 BASELINE = "after-25000x"

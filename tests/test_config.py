@@ -39,7 +39,7 @@ def test_settings_table_matches_spec() -> None:
         ("pg", "IU_HARNESS_PG", "--iu-pg"),
         ("shm_dir", "IU_HARNESS_SHM_DIR", "--iu-shm-dir"),
         ("sweep_ttl", "IU_HARNESS_SWEEP_TTL", "--iu-sweep-ttl"),
-        # the per-call resources (harness/resources.py): the N they are judged at, the memory budget
+        # the per-call resources (harness/run/resources.py): the N they are judged at, the memory budget
         ("target_n", "IU_HARNESS_TARGET_N", "--iu-target-n"),
         ("memory_budget", "IU_HARNESS_MEMORY_BUDGET", "--iu-memory-budget"),
     ]

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from test_cli import ROOT, run_cli
 
-from harness.conformance import catalog_rows, require_runnable
-from harness.databases import Database
+from harness.checks.conformance import catalog_rows, require_runnable
+from harness.databases.pool import Database
 from harness.errors import HarnessError
 
 FAULTS = ROOT / "tests" / "faults"

@@ -18,17 +18,17 @@ import pytest
 
 from harness import cli
 from harness.config import BUNDLED_SQL_DIR, resolve_config
-from harness.databases import DatabasePool
+from harness.databases.pool import DatabasePool
+from harness.databases.sql_loader import load_files, resolve_baseline
 from harness.environment import describe_environment
 from harness.errors import HarnessError, ScenarioError, SqlLoadError
 from harness.mutate.equivalents import load_equivalents
 from harness.reports.folder import refuse_if_held_elsewhere
 from harness.reports.run import render_markdown, write_report
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 from harness.servers import embedded
 from harness.session import HarnessSession
-from harness.sql_loader import load_files, resolve_baseline
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "iu-harness"

@@ -34,9 +34,9 @@ import psycopg
 import pytest
 from sql_helpers import fingerprint, gate_states, set_gates, table_counts
 
-from harness import db_state
 from harness.config import SETTINGS
-from harness.databases import Database, DatabasePool
+from harness.databases import state as db_state
+from harness.databases.pool import Database, DatabasePool
 from harness.errors import BackendUnavailable
 from harness.servers.embedded import DIR_PREFIX, EmbeddedServer, sweep_stale_dirs
 

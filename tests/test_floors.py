@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from test_cli import ROOT, run_cli
 
-from harness import db_state
 from harness.config import BUNDLED_SQL_DIR
-from harness.databases import DatabasePool
-from harness.floor import BUILD_AT_SAMPLE, FLOOR_KINDS, measure_floors, time_floor, time_minimal_orchestrator
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.databases import state as db_state
+from harness.databases.pool import DatabasePool
+from harness.perf.floors import BUILD_AT_SAMPLE, FLOOR_KINDS, measure_floors, time_floor, time_minimal_orchestrator
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 
 SEED = ROOT / "scenarios" / "seed-50000x-03.toml"
 INDEPENDENT = ROOT / "tests" / "builds" / "independent"

@@ -1,4 +1,4 @@
-"""Generated baselines (harness/generated.py): a larger world from a scenario's [generate] table.
+"""Generated baselines (harness/scenarios/generated.py): a larger world from a scenario's [generate] table.
 
 Built set-based through SPEC names; deterministic from the seed; identical piece graphs share a
 digest whatever their keys and kinds, reordered ones do not; the background instances of other
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import db_state
-from harness.databases import DatabasePool
+from harness.databases import state as db_state
+from harness.databases.pool import DatabasePool
 from harness.errors import ScenarioError
-from harness.generated import GeneratedBaseline
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.run.runner import run_scenario
+from harness.scenarios.generated import GeneratedBaseline
+from harness.scenarios.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "generated-workers.toml"

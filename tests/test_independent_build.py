@@ -43,7 +43,7 @@ from sql_helpers import (
     wait_until_blocked,
 )
 
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 
 BUILD = Path(__file__).resolve().parent / "builds" / "independent"
 TEMPLATE_PIECES = {"tpl:file:status-report/v1": 5, "tpl:file:status-report/v2": 5,

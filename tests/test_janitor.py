@@ -23,9 +23,7 @@ from psycopg import sql
 
 from harness import __version__
 from harness.config import SETTINGS, HarnessConfig
-from harness.databases import DatabasePool
-from harness.durations import format_duration, parse_duration
-from harness.janitor import (
+from harness.databases.janitor import (
     ALIVE,
     KEPT,
     NAME_PREFIX,
@@ -39,6 +37,8 @@ from harness.janitor import (
     read_catalog,
     sweep,
 )
+from harness.databases.pool import DatabasePool
+from harness.durations import format_duration, parse_duration
 from harness.servers.dsn import DsnServer
 from harness.servers.embedded import EmbeddedServer
 

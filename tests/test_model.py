@@ -48,7 +48,7 @@ from sql_helpers import (
     table_counts,
 )
 
-from harness.databases import DatabasePool
+from harness.databases.pool import DatabasePool
 
 # About our own build: skipped (one line) when --iu-sql-dir names another one.
 pytestmark = pytest.mark.bundled_build("the SQLSTATE catalogue (IU004)")

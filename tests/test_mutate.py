@@ -17,7 +17,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from harness.cli import main
 from harness.config import HarnessConfig
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 from harness.mutate.discovery import Catalog, discover
 from harness.mutate.lab import Lab
 from harness.mutate.mutant import Mutant, Source
@@ -25,8 +25,8 @@ from harness.mutate.operators import OPERATORS, function_operators
 from harness.mutate.outcome import QUERY_CANCELED, Status, judge_run
 from harness.mutate.shard import shard
 from harness.mutate.syntax import FunctionSyntax
-from harness.results import InvariantResult, RunFacts, RunResult
-from harness.scenario import load_scenario
+from harness.run.results import InvariantResult, RunFacts, RunResult
+from harness.scenarios.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_50000X = ROOT / "scenarios" / "seed-50000x-03.toml"
@@ -218,7 +218,7 @@ def test_a_mutant_that_does_not_load_is_unviable_and_a_hang_is_a_timeout(catalog
 
 
 def test_a_statement_timeout_inside_a_probe_is_a_timeout_not_a_catch() -> None:
-    """Probes record a call's error under "raised" (harness/probes.py), the runner a step's under "sqlstate":
+    """Probes record a call's error under "raised" (harness/checks/probes.py), the runner a step's under "sqlstate":
     a statement timeout (57014) recorded under either is a timeout; another error under "raised" a catch."""
     scenario = load_scenario(SEED_50000X)
     mutant = _mutants()[0]

@@ -28,7 +28,7 @@ from harness.mutate.discovery import Catalog, FunctionTarget
 from harness.mutate.identity import identity_of, oracle_digest
 from harness.mutate.ledger import STREAM_SUFFIX
 from harness.mutate.mutant import Source
-from harness.scenario import load_scenario
+from harness.scenarios.scenario import load_scenario
 from harness.session import HarnessSession
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,8 @@ from harness.errors import BackendUnavailable, ConfigError, HarnessError
 from harness.reports.ci import append_step_summary, invariant_properties
 from harness.reports.matrix import NOT_RUN, VersionRun, matrix_exit_code
 from harness.reports.run import write_report
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 from harness.servers import pg_binaries, scratch
 from harness.servers.embedded import EmbeddedServer
 from harness.session import HarnessSession
@@ -363,8 +363,8 @@ def test_running_out_of_space_names_the_folder_and_the_fix(tiny_tmpfs: Path, pyt
     """Room for the default estimate (N = 10,000) but not for N = 40,000: the server runs out mid-run, and
     the pytest run says where and how to fix it instead of a bare connection error."""
     pytester.makepyfile(f"""
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 
 def test_too_big(iu_db_factory):
     scenario = load_scenario({str(ROOT / "scenarios" / "scaleout-mixed.toml")!r})

@@ -1,4 +1,4 @@
-"""Per-call resources (harness/resources.py): measured in the scenario transaction, extrapolated to the target N.
+"""Per-call resources (harness/run/resources.py): measured in the scenario transaction, extrapolated to the target N.
 
 SPEC section 1 ([S1.orch.scale]): one transaction may call the orchestrator 100,000 times or more on a
 server with stock lock and memory settings. The SPEC-only files in tests/faults/resources/ wrap the
@@ -20,10 +20,10 @@ import psycopg
 import pytest
 
 from harness.config import BUNDLED_SQL_DIR, HarnessConfig, parse_bytes, resolve_config
-from harness.databases import DatabasePool
+from harness.databases.pool import DatabasePool
 from harness.errors import ConfigError, ScenarioError
-from harness.plan import call_orchestrator, create_plan
-from harness.resources import (
+from harness.run.plan import call_orchestrator, create_plan
+from harness.run.resources import (
     FAIL,
     LOCKS,
     MEMORY,
@@ -37,9 +37,9 @@ from harness.resources import (
     checkpoint_calls,
     lock_capacity,
 )
-from harness.results import RunFacts
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.run.results import RunFacts
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 from harness.spec import SPEC_TARGET_N
 from harness.spec_calls import set_gates
 

@@ -18,13 +18,13 @@ from snapshot_markdown import MarkdownSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
 from harness.config import HarnessConfig
-from harness.databases import DatabasePool
+from harness.databases.pool import DatabasePool
 from harness.environment import describe_environment
 from harness.reports.ci import invariant_properties
 from harness.reports.run import render_markdown, write_report
-from harness.resources import SUBXACT_MIN_SERVER_VERSION, ResourceLimits
-from harness.runner import run_scenario
-from harness.scenario import Scenario
+from harness.run.resources import SUBXACT_MIN_SERVER_VERSION, ResourceLimits
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import Scenario
 from harness.session import HarnessSession
 
 SNAPSHOTS = Path(__file__).resolve().parent / "__snapshots__" / "test_scaleout"

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from scenario_cases import SCENARIO_DIR
 
-from harness.databases import DatabasePool
-from harness.scaling import SweepPoint, check_scaling, measure_scaling
-from harness.scenario import discover_scenarios, load_scenario
+from harness.databases.pool import DatabasePool
+from harness.perf.scaling import SweepPoint, check_scaling, measure_scaling
+from harness.scenarios.scenario import discover_scenarios, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAN_PER_CALL = ROOT / "tests" / "faults" / "scaling" / "orchestrator_scans_per_call.sql"

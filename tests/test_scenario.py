@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ScenarioError
-from harness.scenario import discover_scenarios, load_scenario
+from harness.scenarios.scenario import discover_scenarios, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 VALID = """

@@ -23,9 +23,9 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from harness.databases import DatabasePool
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
+from harness.databases.pool import DatabasePool
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = (("tpl:file:status-report/v1", "file", "v1"), ("tpl:file:status-report/v2", "file", "v2"),

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.checks.traceability import read_faults
 from harness.config import BUNDLED_SQL_DIR
-from harness.databases import DatabasePool
-from harness.results import RunResult
-from harness.runner import run_scenario
-from harness.scenario import load_scenario
-from harness.traceability import read_faults
+from harness.databases.pool import DatabasePool
+from harness.run.results import RunResult
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 FAULTS = Path(__file__).resolve().parent / "faults"
@@ -125,7 +125,7 @@ def test_a_conforming_variation_holds_every_invariant(iu_pool: DatabasePool, var
 def test_a_clear_message_may_quote_the_value_escaped() -> None:
     """probe_bad_input accepts the value as quote_literal / format('%L') print it (found by Hypothesis:
     a suffix with a backslash is shown as E'...\\\\...')."""
-    from harness.probes import _quoted_forms
+    from harness.checks.probes import _quoted_forms
 
     assert "h0--1\\\\0" in _quoted_forms("h0--1\\0")
     assert "it''s" in _quoted_forms("it's") and 'say ""hi""' in _quoted_forms('say "hi"')

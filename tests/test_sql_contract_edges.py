@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from sql_helpers import call_auto, collection_id, fingerprint, gates_open, rollback_by_actor, table_counts
 
-from harness.databases import Database
+from harness.databases.pool import Database
 
 # About our own build: skipped (one line) when --iu-sql-dir names another one.
 pytestmark = pytest.mark.bundled_build("internal functions and SQLSTATEs")

@@ -38,7 +38,7 @@ from sql_helpers import (
     wait_until_blocked,
 )
 
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 
 # About our own build: skipped (one line) when --iu-sql-dir names another one.
 pytestmark = pytest.mark.bundled_build("its functions' every path, helpers and SQLSTATE catalogue (IU001..IU011)")

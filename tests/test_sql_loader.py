@@ -11,9 +11,7 @@ import pytest
 from psycopg import sql
 
 from harness.config import BUNDLED_SQL_DIR, HarnessConfig
-from harness.errors import SqlLoadError
-from harness.session import HarnessSession
-from harness.sql_loader import (
+from harness.databases.sql_loader import (
     BUNDLED_BASELINE_DIR,
     Statement,
     load_files,
@@ -21,6 +19,8 @@ from harness.sql_loader import (
     schema_files,
     split_statements,
 )
+from harness.errors import SqlLoadError
+from harness.session import HarnessSession
 
 HERE = Path("/virtual/script.sql")
 

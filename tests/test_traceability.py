@@ -1,4 +1,4 @@
-"""The traceability matrix (harness/traceability.py): contract clauses -> checks -> faults, kept true.
+"""The traceability matrix (harness/checks/traceability.py): contract clauses -> checks -> faults, kept true.
 
 Offline: no server. The committed harness/docs/traceability.md must be what the code and the fault
 headers generate now, every declaration must name a real clause and a real check, and every clause
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import traceability
+from harness.checks import traceability
 from harness.cli import main
 
 FAULTS = Path(__file__).resolve().parent / "faults"

@@ -1,4 +1,4 @@
-"""Concurrent workers (harness/workers.py): K sessions, batches, at-least-once delivery, every invariant.
+"""Concurrent workers (harness/run/workers.py): K sessions, batches, at-least-once delivery, every invariant.
 
 Runs real workers against a real server: the events split over K sessions, a share delivered to
 two of them at the same place in their streams, so the second delivery meets the first's open
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.databases import DatabasePool
-from harness.runner import run_scenario
-from harness.scenario import Scenario, load_scenario
+from harness.databases.pool import DatabasePool
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_THEN_INSERT = ROOT / "tests" / "faults" / "idempotency_check_then_insert.sql"

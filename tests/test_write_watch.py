@@ -1,4 +1,4 @@
-"""How the run judges SPEC's "writes nothing" for the replay and the dry run (harness/db_state.py).
+"""How the run judges SPEC's "writes nothing" for the replay and the dry run (harness/databases/state.py).
 
 PostgreSQL's per-transaction write counters, read around the step in its own transaction, see
 every insert, update and delete of a SPEC table, an UPDATE to the same values included; where
@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
-from harness import db_state
-from harness.databases import Database
+from harness.databases import state as db_state
+from harness.databases.pool import Database
 
 LOG = "iu_core.iu_auto_instantiate_event_log"
 ONE_ROW = f"idempotency_key = (SELECT min(idempotency_key) FROM {LOG})"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from psycopg import sql
 
-from harness.build_tests import BuildTests, default_tests_dir, load_build_tests, run_build_tests
-from harness.databases import Database
+from harness.checks.build_tests import BuildTests, default_tests_dir, load_build_tests, run_build_tests
+from harness.databases.pool import Database
 from harness.errors import HarnessError
 from harness.mutate.discovery import SCHEMA, Catalog, ReadSummary, discover
 from harness.mutate.equivalents import Reviewed, load_equivalents
@@ -41,10 +41,10 @@ from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, Status, mutation_score
 from harness.mutate.shard import select_functions, shard
 from harness.mutate.since import catalog_at, changed_targets
-from harness.resources import ResourceLimits
-from harness.results import RunResult
-from harness.runner import run_scenario
-from harness.scenario import Scenario
+from harness.run.resources import ResourceLimits
+from harness.run.results import RunResult
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import Scenario
 from harness.session import HarnessSession
 
 EQUIVALENTS_FILE = "mutate-equivalents.toml"  # looked up in the build's SQL dir when --equivalents is not given

@@ -36,7 +36,7 @@ from harness.mutate.merge import merge_reports
 from harness.mutate.outcome import Outcome, Status
 from harness.mutate.output import report_stem, write_reports
 from harness.mutate.shard import parse_shard
-from harness.scenario import load_scenario
+from harness.scenarios.scenario import load_scenario
 from harness.session import HarnessSession
 from harness.terminal import styled
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import harness
 from harness import __version__
-from harness.build_tests import BuildTests
+from harness.checks.build_tests import BuildTests
 from harness.mutate.discovery import Catalog
-from harness.scenario import Scenario
+from harness.scenarios.scenario import Scenario
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ Per mutant (one worker thread, one connection, one clone): clone the
 baseline's template, set the per-mutant statement_timeout on the clone (every
 session of the run inherits it), apply the mutant (CREATE OR REPLACE of the
 mutated definition, or the schema ALTER), run the scenario at N with every
-registered invariant and probe (`harness.runner.run_scenario`), judge; when
-every invariant held, run the build's own tests (`harness.build_tests`) on the
+registered invariant and probe (`harness.run.runner.run_scenario`), judge; when
+every invariant held, run the build's own tests (`harness.checks.build_tests`) on the
 same database, the second oracle; drop the clone. Nothing is shared between mutants but the read-only template.
 """
 
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from harness.build_tests import BuildTests, run_build_tests
-from harness.databases import Database, DatabasePool
+from harness.checks.build_tests import BuildTests, run_build_tests
+from harness.databases.pool import Database, DatabasePool
 from harness.errors import HarnessError
 from harness.mutate.mutant import Mutant
 from harness.mutate.outcome import Outcome, Status, judge_build_tests, judge_error, judge_run, unviable
-from harness.resources import ResourceLimits
-from harness.runner import run_scenario
-from harness.scenario import Scenario
+from harness.run.resources import ResourceLimits
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import Scenario
 
 OnOutcome = Callable[[Outcome], None]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.build_tests import BuildTest, BuildTests
+from harness.checks.build_tests import BuildTest, BuildTests
 from harness.errors import ConfigError
 from harness.mutate.campaign import Campaign, MutateOptions
 from harness.mutate.discovery import Catalog, FunctionTarget
@@ -32,7 +32,7 @@ from harness.mutate.ledger import EXTENSION_KEY, outcome_from_record
 from harness.mutate.mutant import Source
 from harness.mutate.outcome import Outcome
 from harness.mutate.output import read_from_record
-from harness.scenario import load_scenario
+from harness.scenarios.scenario import load_scenario
 
 # config keys that must be equal in every shard (besides the identity)
 SAME_CONFIG = ("scenario", "n", "functions", "min_score", "build_tests", "since")

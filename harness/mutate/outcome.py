@@ -20,10 +20,10 @@ from typing import Any
 
 import psycopg
 
-from harness.build_tests import BuildTestFailure
+from harness.checks.build_tests import BuildTestFailure
 from harness.errors import db_error_text
 from harness.mutate.mutant import Mutant
-from harness.results import RunResult
+from harness.run.results import RunResult
 from harness.text import shorten
 
 QUERY_CANCELED = "57014"  # what statement_timeout raises

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from harness.databases import DatabasePool
+from harness.databases.pool import DatabasePool
 from harness.errors import ConfigError
 from harness.mutate.discovery import Catalog, discover
 from harness.mutate.identity import identity_of

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.perf.scaling import SweepPoint
 from harness.reports.run import verdict
-from harness.results import RunResult
-from harness.scaling import SweepPoint
+from harness.run.results import RunResult
 from harness.text import compact
 
 EVIDENCE_LIMIT = 300  # characters of evidence per property: enough to read, small enough for a CI view

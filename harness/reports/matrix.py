@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.exit_codes import EXIT_HARNESS_ERROR, EXIT_INVARIANT_FAILED, EXIT_OK
-from harness.results import RunResult
-from harness.scaling import SweepPoint
+from harness.perf.scaling import SweepPoint
+from harness.run.results import RunResult
 
 PASS, FAIL, NOT_RUN = "PASS", "FAIL", "NOT RUN"
 

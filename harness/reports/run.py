@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.check_registry import all_checks
-from harness.invariants import Invariant
+from harness.checks.invariants import Invariant
+from harness.checks.registry import all_checks
 from harness.reports.folder import refuse_if_held_elsewhere, retire_other_sweep
 from harness.reports.markdown import table
-from harness.resources import FAIL, MEASURED, NOT_RUN, ResourceRow
-from harness.results import InvariantResult, RunResult, WorkersFacts
+from harness.run.resources import FAIL, MEASURED, NOT_RUN, ResourceRow
+from harness.run.results import InvariantResult, RunResult, WorkersFacts
 from harness.spec import SPEC_TABLES
 from harness.text import compact, fmt
 
@@ -145,7 +145,7 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [f"Scenario `{s.path.name}` · baseline `{s.baseline or 'schema only'}` · actor `{s.actor}` · "
             f"event_type `{s.event_type}` · emit_mode `{s.emit_mode}`", ""]
 
-    if hasattr(s.baseline, "describe"):  # a generated world (harness/generated.py): say what it holds
+    if hasattr(s.baseline, "describe"):  # a generated world (harness/scenarios/generated.py): say what it holds
         out += [f"Generated baseline {s.baseline.describe()}.", ""]  # type: ignore[union-attr]
     out += ["## Driver", ""]
     if s.driver:

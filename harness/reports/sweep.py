@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.scaling import TARGET_INSTANCES_PER_S, ScalingCheck, SweepPoint, growth_exponent, verdict
+from harness.perf.scaling import TARGET_INSTANCES_PER_S, ScalingCheck, SweepPoint, growth_exponent, verdict
 
 
 def _or_dash(value: float | None, pattern: str) -> str:
@@ -66,7 +66,7 @@ def write_sweep_report(scenario_name: str, points: list[SweepPoint], folder: Pat
              f"Growth: **{verdict(exponent)}** (least-squares slope of log time vs log N over "
              f"N = {', '.join(f'{p.n:,}' for p in points)}).", "",
              f"![per-instance cost]({png.name})", "",
-             "Rates as a fraction of each floor's (1.00x = as fast as the floor; harness/floor.py): the minimal "
+             "Rates as a fraction of each floor's (1.00x = as fast as the floor; harness/perf/floors.py): the minimal "
              "per-event orchestrator and set-based INSERTs, each measured on its own clone at the sample N shown, "
              "against the build's orchestrator timed again at that same N, side by side with the minimal one "
              "(minimal, build, build, minimal; the means), so that neither the size nor the order of "

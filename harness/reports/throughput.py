@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.results import RunResult
-from harness.workers import K_SCALING_TARGET, LOCK_BOUND_SHARE
+from harness.run.results import RunResult
+from harness.run.workers import K_SCALING_TARGET, LOCK_BOUND_SHARE
 
 
 def _ratio(value: float | None) -> str:

@@ -1,5 +1,5 @@
 -- _helpers.sql
--- Prelude of the bundled build's own tests (see harness/build_tests.py): helpers
+-- Prelude of the bundled build's own tests (see harness/checks/build_tests.py): helpers
 -- in pg_temp, for the test session only. Each test file then runs in its own
 -- transaction, always rolled back. A failed expectation raises SQLSTATE IUT00
 -- with what was expected and what happened.

@@ -1,6 +1,6 @@
 """Which checks a run makes: the built-in ones, named here module by module, and those added from outside.
 
-A check is an `Invariant` (harness/invariants.py). The built-in modules are listed, not found by
+A check is an `Invariant` (harness/checks/invariants.py). The built-in modules are listed, not found by
 import side effects; others come from modules under the `iu_harness.invariants` entry point group,
 or from `register(...)` (a conftest.py, say). The order is the modules' and, within one, the
 definitions': the runner runs a phase's checks in it, and the reports list them so.
@@ -11,8 +11,10 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from types import ModuleType
 
-from harness import invariants, probes, resource_checks, workers
-from harness.invariants import PHASES, Invariant
+from harness.checks import invariants, probes
+from harness.checks import resources as resource_checks
+from harness.checks.invariants import PHASES, Invariant
+from harness.run import workers
 
 BUILTIN_MODULES: tuple[ModuleType, ...] = (invariants, probes, resource_checks, workers)
 PLUGIN_GROUP = "iu_harness.invariants"

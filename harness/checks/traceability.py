@@ -3,13 +3,13 @@
 Three sources, joined here and nowhere else:
 - the clauses: `**[ID]**` at the start of a list item in sections 1 and 2 of harness/docs/contract.md
   (read with markdown-it, the parser rich already brings);
-- the checks: each invariant's and probe's `covers=(...)` declaration (harness/invariants.py, harness/probes.py);
+- the checks: each check's `covers=(...)` declaration (harness/checks/invariants.py, harness/checks/probes.py);
 - the faults: each tests/faults/*.sql file's header lines `-- Violates: [ID] ...` and `-- Caught by: name, ...`,
   which tests/test_spec_faults.py also reads (one source of truth for what must catch a fault).
 
 A clause no check can reach from outside the build says why in `NOT_CHECKABLE`; one whose check is on another
 branch says so in `PENDING`. The Markdown rendering is committed as harness/docs/traceability.md
-(regenerate: `python -m harness.traceability --write`); `iu-harness check --coverage` prints the same rows.
+(regenerate: `python -m harness.checks.traceability --write`); `iu-harness check --coverage` prints the same rows.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from harness.check_registry import all_checks
+from harness.checks.registry import all_checks
 from harness.exit_codes import EXIT_INVARIANT_FAILED, EXIT_OK
 
 CONTRACT = Path(str(files("harness") / "docs" / "contract.md"))
 MATRIX = Path(str(files("harness") / "docs" / "traceability.md"))
 # The SPEC-only faults live with the tests, in a checkout of the repository (not in an installed wheel).
-DEFAULT_FAULTS = Path(__file__).resolve().parent.parent / "tests" / "faults"
-REGENERATE = "python -m harness.traceability --write"
+DEFAULT_FAULTS = Path(__file__).resolve().parents[2] / "tests" / "faults"
+REGENERATE = "python -m harness.checks.traceability --write"
 SECTIONS = ("1", "2")  # the build's clauses; section 3 and 4 are the harness's own promises
 
 CLAUSE_ID = re.compile(r"^\*\*\[(?P<id>S\d[\w.\-]*)\]\*\*\s*(?P<text>.*)$", re.DOTALL)
@@ -233,7 +233,7 @@ def render_markdown(rows: list[MatrixRow]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.traceability",
+    parser = argparse.ArgumentParser(prog="python -m harness.checks.traceability",
                                      description="print or write the traceability matrix (Markdown)")
     parser.add_argument("--write", action="store_true", help=f"write it to {MATRIX}")
     parser.add_argument("--faults", type=Path, default=DEFAULT_FAULTS, help="the SPEC-only fault files' folder")

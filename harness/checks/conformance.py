@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from harness import db_state
+from harness.databases import state as db_state
 from harness.errors import HarnessError, db_error_text
 from harness.spec import ANSWER_KEYS, GATES, INSTANCE_KEY_PREFIX, SPEC_COLUMNS
 from harness.spec_calls import call_orchestrator_once, set_gates

@@ -28,7 +28,7 @@ from pglast.parser import ParseError
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
-from harness.databases import Database
+from harness.databases.pool import Database
 from harness.errors import HarnessError, db_error_text
 
 TESTS_DIR = "build-tests"  # inside the build's SQL dir

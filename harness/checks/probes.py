@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from harness import db_state
-from harness.databases import Database
+from harness.checks.invariants import Evidence, invariant
+from harness.databases import state as db_state
+from harness.databases.pool import Database
 from harness.errors import db_error_text
-from harness.invariants import Evidence, invariant
-from harness.run_context import CheckNotRun
+from harness.run.context import CheckNotRun
 from harness.spec import ANSWER_KEYS, GATES, INSTANCE_KEY_PREFIX
 from harness.spec_calls import call_orchestrator_once, restore_gates, set_gates
 from harness.text import fmt
 
 if TYPE_CHECKING:
-    from harness.run_context import RunContext
+    from harness.run.context import RunContext
 
 PROBE_SUFFIX = "iu-harness-probe"
 # Collections the probes compose by hand live in the instance key namespace, as any caller's would.

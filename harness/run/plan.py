@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from harness.scenario import Scenario
+from harness.scenarios.scenario import Scenario
 from harness.spec import ORCHESTRATOR
 from harness.spec_calls import set_gates
 

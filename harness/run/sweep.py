@@ -14,14 +14,14 @@ from typing import Any, Protocol
 import psycopg
 
 from harness.environment import peak_rss_mb
-from harness.floor import BUILD_AT_SAMPLE, FLOOR_KINDS, FLOOR_SAMPLE_N, measure_floors
+from harness.perf.floors import BUILD_AT_SAMPLE, FLOOR_KINDS, FLOOR_SAMPLE_N, measure_floors
+from harness.perf.scaling import ScalingCheck, SweepPoint, check_scaling
 from harness.reports.run import write_report
 from harness.reports.sweep import write_sweep_report
-from harness.resources import ResourceLimits
-from harness.results import FloorFigures, RunResult
-from harness.runner import run_scenario
-from harness.scaling import ScalingCheck, SweepPoint, check_scaling
-from harness.scenario import Scenario
+from harness.run.resources import ResourceLimits
+from harness.run.results import FloorFigures, RunResult
+from harness.run.runner import run_scenario
+from harness.scenarios.scenario import Scenario
 from harness.session import HarnessSession
 
 

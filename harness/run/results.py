@@ -1,6 +1,6 @@
 """What a scenario run found, as typed values: the facts each step records, each check's result, the run's result.
 
-The runner (harness/runner.py) builds them; checks, reports and the mutation campaign read them as
+The runner (harness/run/runner.py) builds them; checks, reports and the mutation campaign read them as
 attributes. This module imports no part of the engine, so that every output can import it without
 importing the runner.
 """
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.resources import ResourceReport
-from harness.scenario import MixItem, Scenario
+from harness.run.resources import ResourceReport
+from harness.scenarios.scenario import MixItem, Scenario
 
 Evidence = dict[str, Any]
 
@@ -102,7 +102,7 @@ class RollbackFacts:
 
 @dataclass(frozen=True)
 class WorkersFacts:
-    """How K concurrent workers delivered the events (harness/workers.py)."""
+    """How K concurrent workers delivered the events (harness/run/workers.py)."""
 
     workers: int
     batch: int
@@ -156,7 +156,7 @@ class RunFacts:
 
 @dataclass(frozen=True)
 class FloorFigures:
-    """The floors (harness/floor.py) at `sample_n` instances, per instance, beside the build timed again there."""
+    """The floors (harness/perf/floors.py) at `sample_n` instances, per instance, beside the build timed again there."""
 
     sample_n: int
     set_based_us: float | None
@@ -193,7 +193,7 @@ class FloorFigures:
 class RunResult:
     """One scenario at one N: every check's result, the facts behind them, the timings.
 
-    `floors` and `peak_rss_mb` are filled by the sweep (harness/sweep.py) after the run.
+    `floors` and `peak_rss_mb` are filled by the sweep (harness/run/sweep.py) after the run.
     """
 
     scenario: Scenario

@@ -13,10 +13,10 @@ from typing import Any, Protocol, TypeVar
 
 import psycopg
 
-from harness import db_state
-from harness.databases import Database
-from harness.results import DigestAudit, RunFacts
-from harness.scenario import MixItem, Scenario
+from harness.databases import state as db_state
+from harness.databases.pool import Database
+from harness.run.results import DigestAudit, RunFacts
+from harness.scenarios.scenario import MixItem, Scenario
 from harness.spec import SPEC_TABLES
 
 T = TypeVar("T")

@@ -21,11 +21,11 @@ from typing import Any
 import psycopg
 
 from harness.config import HarnessConfig
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 from harness.errors import HarnessError
-from harness.floor import MINIMAL_FUNCTION, MINIMAL_ORCHESTRATOR_SQL
-from harness.plan import CALLS_TABLE, REPLAY_TABLE, create_plan, scenario_transaction
-from harness.scenario import Scenario
+from harness.perf.floors import MINIMAL_FUNCTION, MINIMAL_ORCHESTRATOR_SQL
+from harness.run.plan import CALLS_TABLE, REPLAY_TABLE, create_plan, scenario_transaction
+from harness.scenarios.scenario import Scenario
 from harness.spec import ORCHESTRATOR
 from harness.spec_calls import REAL_ROLLBACK_SQL
 

@@ -36,10 +36,10 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
+from harness.checks.invariants import invariant
 from harness.errors import db_error_text
-from harness.invariants import invariant
-from harness.results import WorkersFacts
-from harness.run_context import RunContext
+from harness.run.context import RunContext
+from harness.run.results import WorkersFacts
 from harness.spec_calls import set_gates
 
 SCHEMA = "iu_harness_run"

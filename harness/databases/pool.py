@@ -3,7 +3,7 @@
 Each `DatabasePool` owns the databases it names (`iu_harness_<run>_...`): on a
 shared `dsn` server it never touches anything else, and it drops everything it
 created when closed. Each database it creates carries the janitor's mark (whose
-it is), and before its first one it sweeps what killed runs left (harness.janitor).
+it is), and before its first one it sweeps what killed runs left (harness.databases.janitor).
 The schema (+ extra SQL + baseline) is loaded once per baseline into a template;
 every test gets `CREATE DATABASE ... TEMPLATE`.
 """
@@ -23,12 +23,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from harness.checks.conformance import require_runnable
 from harness.config import HarnessConfig
-from harness.conformance import require_runnable
-from harness.generated import GeneratedBaseline
-from harness.janitor import NAME_PREFIX, Mark, SweepResult, sweep_quietly
+from harness.databases.janitor import NAME_PREFIX, Mark, SweepResult, sweep_quietly
+from harness.databases.sql_loader import load_files, resolve_baseline, schema_files
+from harness.scenarios.generated import GeneratedBaseline
 from harness.servers.base import Server
-from harness.sql_loader import load_files, resolve_baseline, schema_files
 
 __all__ = ["NAME_PREFIX", "Database", "DatabasePool"]
 

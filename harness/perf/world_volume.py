@@ -1,6 +1,6 @@
 """Does background volume slow the orchestrator? One scenario's mix timed on two worlds, side by side.
 
-    .venv/bin/python -m harness.volume [--n 10000] [--rounds 2]
+    .venv/bin/python -m harness.perf.world_volume [--n 10000] [--rounds 2]
 
 times the scenario transaction of `scenarios/scaleout-mixed.toml` (the seed world) and of
 `scenarios/production/background-1m.toml` (the same mix on a generated world of about a
@@ -17,13 +17,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import db_state
 from harness.config import resolve_config
-from harness.scaling import time_scenario_transaction
-from harness.scenario import Scenario, load_scenario
+from harness.databases import state as db_state
+from harness.perf.scaling import time_scenario_transaction
+from harness.scenarios.scenario import Scenario, load_scenario
 from harness.session import HarnessSession
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_WORLD = ROOT / "scenarios" / "scaleout-mixed.toml"
 LOADED_WORLD = ROOT / "scenarios" / "production" / "background-1m.toml"
 
@@ -37,7 +37,7 @@ def per_instance_us(session: HarnessSession, scenario: Scenario, n: int) -> floa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.volume", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m harness.perf.world_volume", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
-from harness.generated import GeneratedBaseline
+from harness.scenarios.generated import GeneratedBaseline
 from harness.spec import SPEC_TABLES, SPEC_TARGET_N
 
 KINDS = ("file", "workflow")
@@ -85,13 +85,13 @@ class Scenario:
     scaling_threshold: float = 3.0
     scaling_min_step: int = 10
     scaling_sizes: tuple[int, int] = (100, 1000)
-    # Concurrent workers (harness/workers.py): 0 = the seeds' single transaction; K >= 1 = K sessions,
+    # Concurrent workers (harness/run/workers.py): 0 = the seeds' single transaction; K >= 1 = K sessions,
     # `batch` events per transaction, a `redelivered` share of events delivered to two workers.
     workers: int = 0
     batch: int = 1000
     redelivered: float = 0.0
     gates: str = "committed"
-    # The N the per-call resources are extrapolated to (harness/resources.py); None: SPEC's 100,000.
+    # The N the per-call resources are extrapolated to (harness/run/resources.py); None: SPEC's 100,000.
     target_n: int | None = None
 
     def counts_at(self, n: int) -> list[tuple[MixItem, int]]:
@@ -125,7 +125,7 @@ class _Fields:
     def fail(self, key: str, expected: str, got: Any) -> None:
         field_name = f"{self.where}.{key}" if key else self.where
         raise ScenarioError(f"{self.path}: field {field_name}: expected {expected}, got {got!r}",
-                            checked="the scenario schema in harness/scenario.py",
+                            checked="the scenario schema in harness/scenarios/scenario.py",
                             fix="correct the field (see scenarios/scaleout-mixed.toml for a full example)")
 
     def text(self, key: str, default: str | None = None, pattern: re.Pattern[str] | None = None) -> str:

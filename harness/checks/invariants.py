@@ -1,8 +1,8 @@
 """Named invariants: small checks, each returning (passed, evidence), grouped by run phase.
 
-`@invariant(...)` makes a function a check (an `Invariant`); harness/check_registry.py lists the
+`@invariant(...)` makes a function a check (an `Invariant`); harness/checks/registry.py lists the
 modules of the built-in ones and takes others from the `iu_harness.invariants` entry point group or
-`register(...)`. A check reads the run's facts (`ctx.facts`, harness/results.py) and queries the
+`register(...)`. A check reads the run's facts (`ctx.facts`, harness/run/results.py) and queries the
 database set-based; evidence is JSON-serializable: the numbers that prove it, and on failure the
 offending rows. Each check carries its own presentation: what a held result proves (`proves`), and
 for a probe, one line from its evidence (`summarize`).
@@ -14,14 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness import conformance, db_state
-from harness.results import Evidence
-from harness.run_context import CheckNotRun, recorded
+from harness.checks import conformance
+from harness.databases import state as db_state
+from harness.run.context import CheckNotRun, recorded
+from harness.run.results import Evidence
 from harness.spec import ANSWER_KEYS, INSTANCE_KEY_SQL
 
 if TYPE_CHECKING:
-    from harness.results import Snapshot
-    from harness.run_context import RunContext
+    from harness.run.context import RunContext
+    from harness.run.results import Snapshot
 
 # "probe" runs after the post-commit checks: calls that must be refused, and a race, each
 # leaving the run's database as it found it (a rolled-back transaction, or its own clone).

@@ -1,18 +1,18 @@
 """The two resource checks: per call, extrapolated to the target N, within the server's limits.
 
-The measuring and the extrapolation are harness/resources.py; these judge its report.
+The measuring and the extrapolation are harness/run/resources.py; these judge its report.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.invariants import Evidence, invariant
-from harness.resources import FAIL, LOCKS, MEMORY, NOT_RUN
-from harness.run_context import CheckNotRun
+from harness.checks.invariants import Evidence, invariant
+from harness.run.context import CheckNotRun
+from harness.run.resources import FAIL, LOCKS, MEMORY, NOT_RUN
 
 if TYPE_CHECKING:
-    from harness.run_context import RunContext
+    from harness.run.context import RunContext
 
 
 def _judged(ctx: RunContext, resource: str) -> tuple[bool, Evidence]:

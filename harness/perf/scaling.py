@@ -12,11 +12,11 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 from harness.errors import HarnessError
-from harness.plan import answered_ok, create_plan, scenario_transaction
-from harness.results import FloorFigures
-from harness.scenario import Scenario
+from harness.run.plan import answered_ok, create_plan, scenario_transaction
+from harness.run.results import FloorFigures
+from harness.scenarios.scenario import Scenario
 
 SCALING_CHECK = "scaling_per_instance_cost"
 LINEAR_TOLERANCE = 0.10  # exponent up to 1.10 counts as linear on a noisy shared machine
@@ -25,7 +25,7 @@ TARGET_INSTANCES_PER_S = 5000  # the project's speed target at N = 100,000 (show
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One N of a sweep. The floors (harness/floor.py) are per instance, measured at a sample of N when
+    """One N of a sweep. The floors (harness/perf/floors.py) are per instance, measured at a sample of N when
     N is large, beside the build's orchestrator timed again there; replay and rollback per instance."""
 
     n: int
@@ -82,7 +82,7 @@ class SweepPoint:
     @property
     def rate_vs_minimal(self) -> float | None:
         """The build's rate as a fraction of the minimal orchestrator's (1.0 = as fast), side by side
-        at `floor_n`: same size, alternating order (harness/floor.py)."""
+        at `floor_n`: same size, alternating order (harness/perf/floors.py)."""
         return self.floors.rate_vs_minimal if self.floors and self.calls_s else None
 
     @property

@@ -42,10 +42,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from harness.databases import Database, DatabasePool
+from harness.databases.pool import Database, DatabasePool
 from harness.errors import db_error_text
-from harness.plan import answered_ok, create_plan, scenario_transaction
-from harness.scenario import Scenario
+from harness.run.plan import answered_ok, create_plan, scenario_transaction
+from harness.scenarios.scenario import Scenario
 from harness.spec import INSTANCE_KEY_SQL, ORCHESTRATOR
 
 # Measured (2026-11-22, /tmp script timing measure_floors at 25k/50k/100k twice each): on a quiet

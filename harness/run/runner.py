@@ -5,7 +5,7 @@ Steps (each followed by the invariants of its phase):
   gates, in_tx checks, COMMIT] -> post_commit checks -> probes (refused calls in
   a rolled-back transaction, a race on a throwaway clone) -> replay every event
   (replay) -> dry-run rollback (rollback_dry_run) -> real rollback (rollback).
-Only SPEC section 1 names are read or called (see harness/conformance.py).
+Only SPEC section 1 names are read or called (see harness/checks/conformance.py).
 The events are generated in SQL from the scenario (a temp plan table), and the
 orchestrator is called by INSERT ... SELECT over chunks of that plan, so
 nothing proportional to N is held in Python.
@@ -22,14 +22,16 @@ from typing import Any
 
 import psycopg
 
-from harness import db_state, resources, workers
-from harness.check_registry import all_checks, checks_for
-from harness.conformance import require_runnable
-from harness.databases import BaselineClones, Database, DatabasePool
+from harness.checks.conformance import require_runnable
+from harness.checks.invariants import PHASES, Invariant
+from harness.checks.registry import all_checks, checks_for
+from harness.databases import state as db_state
+from harness.databases.pool import BaselineClones, Database, DatabasePool
 from harness.errors import HarnessError, ScenarioError, db_error_text
-from harness.invariants import PHASES, Invariant
-from harness.plan import CALLS_TABLE, REPLAY_TABLE, call_orchestrator, create_plan, gates_open
-from harness.results import (
+from harness.run import resources, workers
+from harness.run.context import CheckNotRun, Clones, RunContext
+from harness.run.plan import CALLS_TABLE, REPLAY_TABLE, call_orchestrator, create_plan, gates_open
+from harness.run.results import (
     DryRunFacts,
     InvariantResult,
     ReplayFacts,
@@ -38,8 +40,7 @@ from harness.results import (
     SampleInstance,
     Snapshot,
 )
-from harness.run_context import CheckNotRun, Clones, RunContext
-from harness.scenario import Scenario
+from harness.scenarios.scenario import Scenario
 from harness.spec import INSTANCE_KEY_SQL, SPEC_TABLES
 from harness.spec_calls import REAL_ROLLBACK_SQL, call_orchestrator_once, set_gates
 
@@ -236,7 +237,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
     """Run `scenario` at `n` on `database` (which it changes) and check every invariant.
 
     `limits`: the target N and memory budget the per-call resources are judged against
-    (harness/resources.py; default SPEC's 100,000 or the scenario's target_n, and 1 GiB).
+    (harness/run/resources.py; default SPEC's 100,000 or the scenario's target_n, and 1 GiB).
 
     The race probes need throwaway databases of the same build and state: `clones`, or fresh
     clones of the scenario's baseline from `pool` (the one `database` came from). Without
@@ -254,7 +255,7 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
         ctx.facts.server_version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
         not_run: list[str] = []
 
-        # K concurrent sessions (harness/workers.py), or the seeds' one scenario transaction.
+        # K concurrent sessions (harness/run/workers.py), or the seeds' one scenario transaction.
         committed = _deliver_with_workers(run) if scenario.workers else _scenario_transaction(run)
 
         if committed:
