@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="iu-harness", description=__doc__.splitlines()[0])
     # The settings are accepted before or after the subcommand; the subcommand's copies
     # default to SUPPRESS so they never overwrite a value given before it.
-    settings = argparse.ArgumentParser(add_help=False)
+    settings = _Parser(add_help=False)
     group = settings.add_argument_group("server and build under test")
     for setting in SETTINGS:
         help_text = f"{setting.help} [env: {setting.env}]"
@@ -397,6 +397,7 @@ def cmd_db(args: argparse.Namespace, console: Console) -> int:
                 counts = conn.execute("""SELECT (SELECT count(*) FROM iu_core.iu),
                     (SELECT count(*) FROM iu_core.iu_piece_collection),
                     (SELECT count(*) FROM iu_core.iu_auto_instantiate_event_log)""").fetchone()
+            assert counts is not None  # three scalar subqueries: always one row
             load_s = session.pool.timings.get(f"template_load_s[{baseline or 'schema'}]", 0.0)
             console.print(f"{baseline or 'schema only':>14}: template {template.name} loaded in {load_s:.2f} s, "
                           f"clone in {clone_s * 1000:.0f} ms; iu={counts[0]} collections={counts[1]} "

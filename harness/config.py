@@ -102,7 +102,7 @@ class HarnessConfig:
         return f"backend={self.backend} sql-dir={self.sql_dir} extra-sql={extra}"
 
 
-def resolve_config(
+def resolve_config(  # noqa: C901  (one branch per setting it validates)
     options: Mapping[str, str | None] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> HarnessConfig:

@@ -116,14 +116,14 @@ def catalog_rows(conn: psycopg.Connection) -> list[Row]:
     rows += _key_rows(conn, columns)
     rows += _gate_rows(conn, columns)
     rows += _function_rows(conn)
-    for view, required in SPEC_VIEWS.items():
+    for view, view_columns in SPEC_VIEWS.items():
         if view not in columns:
             rows.append(Row("view", f"iu_core.{view}", MISSING, fix=f"create view iu_core.{view} (SPEC section 1)"))
             continue
-        lacking = [c for c in required if c not in columns[view]]
+        lacking = [c for c in view_columns if c not in columns[view]]
         rows.append(Row("view", f"iu_core.{view}", DIFFERENT if lacking else OK,
                         f"lacks column(s) {', '.join(lacking)}" if lacking
-                        else ", ".join(required) or "exists (columns are the build's choice)",
+                        else ", ".join(view_columns) or "exists (columns are the build's choice)",
                         "add the columns SPEC names" if lacking else ""))
     return rows
 

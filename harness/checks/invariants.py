@@ -77,7 +77,7 @@ def _post(ctx: RunContext) -> Snapshot:
 
 
 def _rows(ctx: RunContext, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    cur = ctx.conn.execute(query, params)  # type: ignore[arg-type]
+    cur = ctx.conn.execute(query, params)
     names = [d.name for d in cur.description or []]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -549,6 +549,6 @@ def rollback_restores_pre_state(ctx: RunContext) -> tuple[bool, Evidence]:
                 "tables_differing_from_pre_run": differing,
                 "counts_equal_pre_run": pre.counts == rollback.after.counts,
                 "other_actors_untouched": other_before == other_after}
-    passed = (result.get("status") == "ok" and deleted == expected and not differing
-              and evidence["counts_equal_pre_run"] and evidence["other_actors_untouched"])
+    passed = bool(result.get("status") == "ok" and deleted == expected and not differing
+                  and evidence["counts_equal_pre_run"] and evidence["other_actors_untouched"])
     return passed, evidence

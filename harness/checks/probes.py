@@ -331,7 +331,7 @@ def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
         with admin.transaction():
             set_gates(admin, True)  # committed open: only then can two callers be inside at once
         before = db_state.table_counts(admin)
-        pieces = dict(admin.execute(
+        pieces: dict[str, int] = dict(admin.execute(
             "SELECT c.collection_key, count(m.*)::int FROM iu_core.iu_piece_collection c "
             "LEFT JOIN iu_core.iu_piece_membership m ON m.collection_id = c.id "
             "WHERE c.collection_key = ANY (%s) GROUP BY 1", (templates,)).fetchall())
@@ -356,7 +356,7 @@ def probe_race(ctx: RunContext) -> tuple[bool, Evidence]:
     pairs = list(zip(answers_a, answers_b, strict=False))
     one_ok_one_duplicate = sum(
         1 for x, y in pairs if isinstance(x, dict) and isinstance(y, dict)
-        and sorted([x.get("status"), y.get("status")]) == ["duplicate", "ok"]
+        and sorted([str(x.get("status")), str(y.get("status"))]) == ["duplicate", "ok"]
         and x.get("instance_id") == y.get("instance_id") and x.get("instance_id") is not None)
     memberships = sum(pieces.get(template, 0) for _, template, _ in events)
     deltas = {t: after[t] - before[t] for t in after}

@@ -168,7 +168,7 @@ class BaselineClones:
     """Throwaway databases for a run's probes: fresh clones of one baseline's template."""
 
     pool: DatabasePool
-    baseline: str | None
+    baseline: str | GeneratedBaseline | None
 
     def clone(self) -> Database:
         return self.pool.clone(self.baseline)

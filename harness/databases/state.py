@@ -97,7 +97,7 @@ def writes_since(conn: psycopg.Connection, watch: WriteWatch) -> dict[str, Any]:
 
 
 def gate_states(conn: psycopg.Connection) -> dict[str, bool | None]:
-    rows = dict(conn.execute("SELECT gate_key, enabled FROM iu_core.iu_gate").fetchall())
+    rows: dict[str, bool | None] = dict(conn.execute("SELECT gate_key, enabled FROM iu_core.iu_gate").fetchall())
     return {gate: rows.get(gate) for gate in GATES}
 
 

@@ -44,6 +44,7 @@ from harness.mutate.since import catalog_at, changed_targets
 from harness.run.resources import ResourceLimits
 from harness.run.results import RunResult
 from harness.run.runner import run_scenario
+from harness.scenarios.generated import GeneratedBaseline
 from harness.scenarios.scenario import Scenario
 from harness.session import HarnessSession
 
@@ -285,7 +286,7 @@ def list_mutants(mutants: Sequence[Mutant]) -> str:
     return "".join(f"{m.id}\n" for m in mutants)
 
 
-def read_catalog(session: HarnessSession, baseline: str | None) -> Catalog:
+def read_catalog(session: HarnessSession, baseline: str | GeneratedBaseline | None) -> Catalog:
     """Discovery alone (for --list): the catalogue of a fresh clone, no run."""
     database = session.pool.clone(baseline)
     try:

@@ -105,7 +105,7 @@ def _oracle_lines(campaign: Campaign) -> list[str]:
             f"build's tests alone: {by_tests}. Score of the invariants and probes alone: {alone_text}.", ""]
 
 
-def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = None) -> str:
+def render_markdown(campaign: Campaign, environment: dict[str, Any] | None = None) -> str:  # noqa: C901  (sections)
     options, outcomes = campaign.options, campaign.outcomes
     counts = campaign.counts()
     score = campaign.score

@@ -202,7 +202,7 @@ def time_floor(database: Database, scenario: Scenario, n: int) -> float:
         began = time.perf_counter()
         with conn.transaction():
             for statement in FLOOR_SQL:
-                conn.execute(statement.replace("{id_default}", id_default), params)  # type: ignore[arg-type]
+                conn.execute(statement.replace("{id_default}", id_default), params)
         return time.perf_counter() - began
 
 

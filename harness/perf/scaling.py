@@ -143,7 +143,7 @@ def check_scaling(points: list[SweepPoint], threshold: float, min_step: int) -> 
         return ScalingCheck(None, rule, "needs two or more N whose scenario transaction ran")
     small, large = timed[0], timed[-1]
     step = large.n / small.n
-    evidence = {**rule, "step": step,
+    evidence: dict[str, Any] = {**rule, "step": step,
                 "smallest": {"n": small.n, "per_instance_us": round(small.per_instance_us, 3)},
                 "largest": {"n": large.n, "per_instance_us": round(large.per_instance_us, 3)},
                 "ratio": round(large.per_instance_us / small.per_instance_us, 3)}

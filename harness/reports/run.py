@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +127,7 @@ def _resources_figures(result: RunResult) -> list[str]:
     return out
 
 
-def _proves(check: Invariant | None, result: InvariantResult) -> str:
+def _proved_line(check: Invariant | None, result: InvariantResult) -> str:
     """What a held check proves, in its own words (its description when it says nothing more)."""
     return check.proves if check is not None and check.proves else result.description
 
@@ -137,16 +138,27 @@ def verdict(result: RunResult) -> str:
     return f"{word}, {len(result.not_run)} not run" if result.not_run else word
 
 
-def render_markdown(result: RunResult, *, timings: bool = False, environment: dict[str, Any] | None = None) -> str:
-    s, n, facts = result.scenario, result.n, result.facts
-    by_name = {r.name: r for r in result.results}
-    checks = all_checks()
-    out: list[str] = [f"# {s.name} · {s.title} · N={n:,} ({verdict(result)})", ""]
+def _head(report: RunReport) -> list[str]:
+    """The title and what ran."""
+    result = report.result
+    s = report.result.scenario
+    n = report.result.n
+    out = [f"# {s.name} · {s.title} · N={n:,} ({verdict(result)})", ""]
     out += [f"Scenario `{s.path.name}` · baseline `{s.baseline or 'schema only'}` · actor `{s.actor}` · "
             f"event_type `{s.event_type}` · emit_mode `{s.emit_mode}`", ""]
 
     if hasattr(s.baseline, "describe"):  # a generated world (harness/scenarios/generated.py): say what it holds
         out += [f"Generated baseline {s.baseline.describe()}.", ""]  # type: ignore[union-attr]
+    return out
+
+
+def _driver(report: RunReport) -> list[str]:
+    """How the events were delivered."""
+    result = report.result
+    s = report.result.scenario
+    n = report.result.n
+    by_name = report.by_name
+    out: list[str] = []
     out += ["## Driver", ""]
     if s.driver:
         out += [f"Origin: `{s.driver}`", ""]
@@ -162,13 +174,25 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                        else "the seed's synthetic ids (base + i)" for m, _ in result.plan})
     out += [f"Event ids: {'; '.join(id_rules)}. Idempotency key per call = "
             "md5(event_id || ':' || template_key || ':' || suffix).", ""]
+    return out
 
+
+def _mix(report: RunReport) -> list[str]:
+    """The templates and their share of N."""
+    result = report.result
+    out: list[str] = []
     out += ["## Mix", ""]
     rows = [[item.template, item.kind, item.version, count, result.pieces.get(item.template, "?"),
              f"`{item.suffix}`", f"{item.suffix_for(1)} … {item.suffix_for(count)}" if count else "-"]
             for item, count in result.plan]
     out += [*table(["Template", "Kind", "Version", "N", "Pieces", "Suffix pattern", "Suffixes"], rows), ""]
+    return out
 
+
+def _in_tx(report: RunReport) -> list[str]:
+    """What the scenario transaction held before COMMIT."""
+    by_name = report.by_name
+    out: list[str] = []
     out += ["## In-TX result", ""]
     calls = by_name.get("calls_all_ok")
     added = by_name.get("in_tx_rows_added")
@@ -189,9 +213,24 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
             rows += [[f"gate {g}", "closed" if v is False else f"OPEN ({v})"]
                      for g, v in gates_tx.evidence["gates"].items()]
         out += [*table(["Check", "Value"], rows), ""]
+    return out
 
+
+def _resources(report: RunReport) -> list[str]:
+    """Per call, and the verdict at the target N."""
+    result = report.result
+    out: list[str] = []
     out += _resources_section(result)
+    return out
 
+
+def _post_commit(report: RunReport) -> list[str]:
+    """The tables' deltas and the digest audit after COMMIT."""
+    result = report.result
+    n = report.result.n
+    facts = report.result.facts
+    by_name = report.by_name
+    out: list[str] = []
     if facts.post is not None:
         out += ["## Post-TX invariants", ""]
         deltas = by_name.get("row_count_deltas")
@@ -214,19 +253,37 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
             out += [f"digest_drift / digest_ok / total = {audit.drift:,} / {audit.ok:,} / {audit.total:,} "
                     "(whole database, recomputed by the harness through fn_iu_manifest_digest)", ""]
             out += [_view_line(by_name.get("digest_audit_view_agrees"), result.not_run_reasons), ""]
+    return out
 
+
+def _digest_sample(report: RunReport) -> list[str]:
+    """The first instances' digests."""
+    facts = report.result.facts
+    out: list[str] = []
     if facts.sample:
         out += ["## Digest sample", ""]
         rows = [[r.template, r.instance_key, r.template_digest, r.instance_digest, r.match] for r in facts.sample]
         out += [*table(["Template", "Instance key", "Template digest", "Instance digest", "Match"], rows), ""]
+    return out
 
+
+def _template_summary(report: RunReport) -> list[str]:
+    """The per-template view's counts."""
+    by_name = report.by_name
+    out: list[str] = []
     summary = by_name.get("template_summary_counts")
     if summary is not None and "templates" in summary.evidence:
         out += ["## Per-template observability", "", "`v_iu_auto_instantiate_template_summary`, instance_count:", ""]
         rows = [[t, v["before"], v["after"], f"{v['delta']:+,}", f"{v['last_hour_delta']:+,}"]
                 for t, v in summary.evidence["templates"].items()]
         out += [*table(["Template", "Before", "After", "Delta", "Last-hour delta"], rows), ""]
+    return out
 
+
+def _replay(report: RunReport) -> list[str]:
+    """Every event again: the duplicates."""
+    by_name = report.by_name
+    out: list[str] = []
     replay = by_name.get("idempotent_replay")
     if replay is not None:
         out += ["## Idempotency replay", ""]
@@ -239,7 +296,15 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                     ""]
         else:
             out += [f"The replay failed: `{compact(ev)}`", ""]
+    return out
 
+
+def _rollback(report: RunReport) -> list[str]:
+    """The actor-scoped rollback: its dry run, then the real one."""
+    s = report.result.scenario
+    facts = report.result.facts
+    by_name = report.by_name
+    out: list[str] = []
     dry = facts.dry_run
     if dry is not None or "rollback_dry_run_addressable" in by_name:
         out += ["## Actor-scoped rollback", "",
@@ -262,7 +327,14 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
                 out += ["After the real rollback every table equals its pre-run state row for row."
                         if not differing else f"After the real rollback these tables differ from the pre-run "
                                               f"state: {', '.join(differing)}.", ""]
+    return out
 
+
+def _probes(report: RunReport) -> list[str]:
+    """One row per probe, in its own words."""
+    result = report.result
+    checks = report.checks
+    out: list[str] = []
     probes = [r for r in result.results if r.phase == "probe"]
     if probes:
         out += ["## Probes", "", "Calls a correct build must refuse or serialize; each leaves the database as it "
@@ -272,7 +344,13 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         rows += [[f"`{name}`", "NOT RUN", result.not_run_reasons.get(name, "")]
                  for name in result.not_run if name.startswith("probe_")]
         out += [*table(["Probe", "Result", "What happened"], rows), ""]
+    return out
 
+
+def _invariants(report: RunReport) -> list[str]:
+    """Every check's result and evidence."""
+    result = report.result
+    out: list[str] = []
     out += ["## Invariants", ""]
     rows = [[k + 1, f"`{r.name}`", "PASS" if r.passed else "**FAIL**", r.description]
             for k, r in enumerate(result.results)]
@@ -281,9 +359,19 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
     out += [*table(["#", "Invariant", "Result", "What it checks"], rows), ""]
     out += ["Evidence:", ""]
     out += [f"- `{r.name}`: {compact(r.evidence, 400 if r.passed else 4000)}" for r in result.results] + [""]
+    return out
 
+
+def _what_it_proves(report: RunReport) -> list[str]:
+    """What held proves, and what this report does not."""
+    result = report.result
+    s = report.result.scenario
+    n = report.result.n
+    facts = report.result.facts
+    checks = report.checks
+    out: list[str] = []
     out += ["## What this proves", ""]
-    proved = [_proves(checks.get(r.name), r).format(n=f"{n:,}") for r in result.results if r.passed]
+    proved = [_proved_line(checks.get(r.name), r).format(n=f"{n:,}") for r in result.results if r.passed]
     out += [f"- {line}" for line in proved] or ["- Nothing: no invariant held."]
     out += ["", "## What this does NOT prove", ""]
     sizes = result.scenario.all_sizes()
@@ -301,30 +389,64 @@ def render_markdown(result: RunResult, *, timings: bool = False, environment: di
         out += [f"- The seed's pinned numbers: they are pinned at N={s.expect.n:,}, not checked at N={n:,}."]
     out += [f"- {line}" for line in s.not_proven]
     out += ["- Speed: timings depend on the machine and are kept out of this deterministic part.", ""]
+    return out
 
+
+def _timings(report: RunReport, environment: dict[str, Any] | None) -> list[str]:
+    """Timings and environment: never in the snapshot."""
+    result = report.result
+    facts = report.result.facts
+    out: list[str] = []
+    out += ["## Timings and environment (not part of the snapshot)", ""]
+    times = result.all_timings()
+    if times.get("per_instance_us"):
+        line = f"An `ok` call cost {times['per_instance_us']:,.1f} us per instance"
+        floors = result.floors
+        if floors is not None and floors.rate_vs_minimal:
+            line += (f"; at {floors.sample_n:,} instances, timed side by side with the minimal "
+                     f"orchestrator (minimal, build, build, minimal), the build cost "
+                     f"{floors.build_at_sample_us or 0.0:,.1f} us and ran at {floors.rate_vs_minimal:.2f}x "
+                     f"the minimal orchestrator's rate ({floors.minimal_us or 0.0:,.1f} us) and "
+                     f"{floors.rate_vs_set_based or 0.0:.2f}x the set-based INSERTs' "
+                     f"({floors.set_based_us or 0.0:,.1f} us)")
+        for name, label in (("replay", "a replayed (`duplicate`) call"), ("rollback", "the real rollback")):
+            if f"{name}_per_instance_us" in times:
+                line += (f"; {label} {times[f'{name}_per_instance_us']:,.1f} us per instance "
+                         f"({times[f'{name}_vs_ok']:.2f}x an `ok` call)")
+        out += [line + ".", ""]
+    rows = [[k, "-" if v is None else f"{v:,.4f}" if isinstance(v, float) else fmt(v)]
+            for k, v in sorted(times.items())]
+    rows += [[k, fmt(v)] for k, v in sorted((environment or {}).items())]
+    out += [*table(["Measure", "Value"], rows), ""]
+    out += _resources_figures(result)
+    out += _workers_timings(facts.workers)
+    return out
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The report model: a run's result with what every section looks up (its checks' results by name,
+    the checks themselves for their own words)."""
+
+    result: RunResult
+    by_name: dict[str, InvariantResult]
+    checks: dict[str, Invariant]
+
+    @classmethod
+    def of(cls, result: RunResult) -> RunReport:
+        return cls(result, {r.name: r for r in result.results}, all_checks())
+
+
+SECTIONS = (_head, _driver, _mix, _in_tx, _resources, _post_commit, _digest_sample, _template_summary, _replay,
+            _rollback, _probes, _invariants, _what_it_proves)
+
+
+def render_markdown(result: RunResult, *, timings: bool = False, environment: dict[str, Any] | None = None) -> str:
+    """The report; without `timings`, the deterministic part the snapshot holds."""
+    report = RunReport.of(result)
+    out = [line for section in SECTIONS for line in section(report)]
     if timings:
-        out += ["## Timings and environment (not part of the snapshot)", ""]
-        t = result.all_timings()
-        if t.get("per_instance_us"):
-            line = f"An `ok` call cost {t['per_instance_us']:,.1f} us per instance"
-            if t.get("rate_vs_minimal"):
-                line += (f"; at {int(t['floor_sample_n']):,} instances, timed side by side with the minimal "
-                         f"orchestrator (minimal, build, build, minimal), the build cost "
-                         f"{t['build_at_sample_per_instance_us']:,.1f} us and ran at {t['rate_vs_minimal']:.2f}x "
-                         f"the minimal orchestrator's rate ({t['floor_minimal_per_instance_us']:,.1f} us) and "
-                         f"{t['rate_vs_set_based']:.2f}x the set-based INSERTs' "
-                         f"({t['floor_set_based_per_instance_us']:,.1f} us)")
-            for name, label in (("replay", "a replayed (`duplicate`) call"), ("rollback", "the real rollback")):
-                if f"{name}_per_instance_us" in t:
-                    line += (f"; {label} {t[f'{name}_per_instance_us']:,.1f} us per instance "
-                             f"({t[f'{name}_vs_ok']:.2f}x an `ok` call)")
-            out += [line + ".", ""]
-        rows = [[k, "-" if v is None else f"{v:,.4f}" if isinstance(v, float) else fmt(v)]
-                for k, v in sorted(t.items())]
-        rows += [[k, fmt(v)] for k, v in sorted((environment or {}).items())]
-        out += [*table(["Measure", "Value"], rows), ""]
-        out += _resources_figures(result)
-        out += _workers_timings(facts.workers)
+        out += _timings(report, environment)
     return "\n".join(out)
 
 

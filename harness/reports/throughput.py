@@ -21,7 +21,7 @@ def write_throughput_report(scenario_name: str, results: list[RunResult], folder
     Where K = 2 falls short of 1.5x K = 1 it names the sampled lock waits (or none: then the
     shortfall is CPU, not locks). Shown, never asserted: a timing on a shared machine.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for result in results:
         facts = result.facts.workers
         rows.append({"workers": result.scenario.workers, "n": result.n, "passed": result.passed,

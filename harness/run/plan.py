@@ -49,7 +49,7 @@ def create_plan(conn: psycopg.Connection, scenario: Scenario, n: int) -> None:
     parts = [item.suffix_parts for item, _ in plan]
     conn.execute("DROP TABLE IF EXISTS pg_temp.iu_run_plan, pg_temp.iu_run_calls, "
                  "pg_temp.iu_run_replay, pg_temp.iu_run_dry_targets")
-    conn.execute(PLAN_SQL, {  # type: ignore[arg-type]
+    conn.execute(PLAN_SQL, {
         "scenario": scenario.name,
         "templates": [item.template for item, _ in plan],
         "prefixes": [p[0] for p in parts], "widths": [p[1] for p in parts], "tails": [p[2] for p in parts],
@@ -80,7 +80,7 @@ def call_orchestrator(conn: psycopg.Connection, scenario: Scenario, n: int, tabl
     while lo <= n:
         hi = min([n, lo + chunk - 1, *(c for c in stops if c >= lo)])
         began = time.perf_counter()
-        conn.execute(query, {**params, "lo": lo, "hi": hi})  # type: ignore[arg-type]
+        conn.execute(query, {**params, "lo": lo, "hi": hi})
         spent += time.perf_counter() - began
         if at_checkpoint is not None and hi in stops:
             at_checkpoint(hi)

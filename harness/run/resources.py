@@ -287,9 +287,9 @@ def evaluate(meter: Meter, target_n: int, target_from: str, capacity: LockCapaci
     later = [c for c in points if c.calls > 0]  # the intervals start at the first checkpoint after calls
     if len(later) < 3:
         reason = f"N={meter.n:,} is too small: the per-call figures need 3 checkpoints after calls (N >= 3)"
-        rows = tuple(ResourceRow(name, unit, NOT_RUN, reason=reason)
-                     for name, unit in ((LOCKS, "entries"), (MEMORY, "bytes")))
-        return ResourceReport(meter.n, target_n, target_from, calls, rows, capacity, memory_budget)
+        not_measured = tuple(ResourceRow(name, unit, NOT_RUN, reason=reason)
+                             for name, unit in ((LOCKS, "entries"), (MEMORY, "bytes")))
+        return ResourceReport(meter.n, target_n, target_from, calls, not_measured, capacity, memory_budget)
     later_calls = [c.calls for c in later]
     last = later[-1]
     remaining = target_n - last.calls
@@ -300,9 +300,9 @@ def evaluate(meter: Meter, target_n: int, target_from: str, capacity: LockCapaci
     locks_slope = per_call([c.locks for c in later], later_calls)
     # Every held lock counts: at most 16 fast-path ones (weak relation locks) are outside the shared table.
     locks_at = extrapolate(last.locks, locks_slope)
-    rows = [ResourceRow(LOCKS, "entries", FAIL if locks_at > capacity.capacity else PASS,
-                        tuple(c.locks for c in points), locks_slope, locks_at, capacity.capacity,
-                        "the shared lock table: " + capacity.formula)]
+    rows: list[ResourceRow] = [ResourceRow(LOCKS, "entries", FAIL if locks_at > capacity.capacity else PASS,
+                                           tuple(c.locks for c in points), locks_slope, locks_at, capacity.capacity,
+                                           "the shared lock table: " + capacity.formula)]
     if meter.memory_reason is not None:
         rows.append(ResourceRow(MEMORY, "bytes", NOT_RUN, reason=meter.memory_reason, exact=False))
     else:
@@ -318,10 +318,11 @@ def evaluate(meter: Meter, target_n: int, target_from: str, capacity: LockCapaci
     else:
         counts = [c.subxacts for c in later]
         overflowed = any(c.subxacts_overflowed for c in later)
-        slope = None if overflowed or None in counts else per_call([int(x or 0) for x in counts], later_calls)
+        subxact_slope = (None if overflowed or None in counts
+                         else per_call([int(x or 0) for x in counts], later_calls))
         rows.append(ResourceRow(
-            SUBXACTS, "subtransactions", MEASURED, tuple(c.subxacts for c in points), slope,
-            None if slope is None else extrapolate(int(counts[-1] or 0), slope),
+            SUBXACTS, "subtransactions", MEASURED, tuple(c.subxacts for c in points), subxact_slope,
+            None if subxact_slope is None else extrapolate(int(counts[-1] or 0), subxact_slope),
             reason=(f"more than {SUBXACT_CACHE}: the backend's subtransaction cache overflowed (every snapshot "
                     "then reads pg_subtrans, a slowdown, not a failure)") if overflowed else
             f"no hard limit (a subcommit releases its XID lock; past {SUBXACT_CACHE} the subtransaction cache "

@@ -148,7 +148,7 @@ class _Run:
         """
         conn = self.ctx.conn
         began = time.perf_counter()
-        tables = SPEC_TABLES
+        tables: tuple[str, ...] = SPEC_TABLES
         if post:
             tables = tuple(t for t, delta in self.ctx.expected_deltas().items() if delta == 0)
         snap = Snapshot(counts=db_state.table_counts(conn), summary=db_state.template_summary(conn),

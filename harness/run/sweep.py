@@ -112,8 +112,10 @@ def run_sweep(session: HarnessSession, scenario: Scenario, sizes: Sequence[int],
         observer.stage(n, "provisioning", 0, n)
         try:
             database = session.pool.clone(scenario.baseline)
-            result = run_scenario(database, scenario, n, rollback=options.rollback,
-                                  progress=lambda stage, done, total, n=n: observer.stage(n, stage, done, total),
+            def progress(stage: str, done: int, total: int, n: int = n) -> None:
+                observer.stage(n, stage, done, total)
+
+            result = run_scenario(database, scenario, n, rollback=options.rollback, progress=progress,
                                   pool=session.pool, limits=ResourceLimits.from_config(session.config))
             session.pool.drop(database.name)
             if options.floors:

@@ -197,9 +197,10 @@ def deliver(ctx: RunContext) -> WorkersFacts:
     k, batch = scenario.workers, scenario.batch
     with conn.transaction():
         for statement in DELIVERY_SQL:
-            conn.execute(statement, {"scenario": scenario.name, "k": k,  # type: ignore[arg-type]
+            conn.execute(statement, {"scenario": scenario.name, "k": k,
                                      "redelivered": redelivered_count(ctx)} if "%(" in statement else None)
-    positions = dict(conn.execute(f"SELECT worker, max(pos) FROM {SCHEMA}.delivery GROUP BY 1").fetchall())
+    positions: dict[int, int] = dict(
+        conn.execute(f"SELECT worker, max(pos) FROM {SCHEMA}.delivery GROUP BY 1").fetchall())
     in_tx = scenario.gates == "in_tx"
     if not in_tx:
         with conn.transaction():

@@ -208,4 +208,4 @@ class GeneratedBaseline:
         params = self.params()
         with conn.transaction():
             for statement in _STEPS:
-                conn.execute(statement, params if "%(" in statement else None)  # type: ignore[arg-type]
+                conn.execute(statement, params if "%(" in statement else None)
