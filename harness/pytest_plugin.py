@@ -17,6 +17,7 @@ from harness.checks.conformance import require_runnable
 from harness.config import SETTINGS, HarnessConfig, resolve_config
 from harness.databases.pool import Database, DatabasePool
 from harness.errors import ConfigError, HarnessError
+from harness.report_folder import check_report_dir
 from harness.session import HarnessSession
 
 SESSION_KEY = pytest.StashKey[HarnessSession]()
@@ -54,6 +55,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"iu-harness: in pytest the PostgreSQL version is a session setting (one server "
                                 f"per session), got {', '.join(harness_config.pg)}: run pytest once per version, "
                                 "or `iu-harness run SCENARIO --iu-pg 15,16,17,18` for a matrix")
+    try:  # before any test runs, as the CLI does: not minutes later at the first report
+        check_report_dir(harness_config.report_dir, "--iu-report-dir")
+    except ConfigError as exc:
+        raise pytest.UsageError(f"iu-harness: {exc}") from exc
     # The data folder is sized for the largest N the session may run (--iu-max-n, else the default sweeps).
     config.stash[SESSION_KEY] = HarnessSession(harness_config, largest_n=harness_config.max_n)
     _stop_on_sigterm()

@@ -147,6 +147,18 @@ def test_a_report_dir_is_created_one_level_deep_and_said(tmp_path: Path, capsys:
     assert f"report folder {deep.parent} did not exist: created" in out and deep.parent.is_dir()
 
 
+@pytest.mark.parametrize("where", ["a file", "under /proc"])
+def test_pytest_refuses_an_unwritable_iu_report_dir_before_any_test(where: str, tmp_path: Path) -> None:
+    target = tmp_path / "afile" if where == "a file" else Path("/proc/iu-harness-day-one")
+    (tmp_path / "afile").write_text("x")
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_scaleout.py", "-q", "-p", "no:cacheprovider",
+                           "--iu-report-dir", str(target)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    assert f"report folder {target} (from --iu-report-dir)" in done.stderr, done.stderr
+    assert "fix: pass --iu-report-dir a folder" in done.stderr and "passed" not in done.stdout
+
+
 # -- 4. each run's reports its own ------------------------------------------------------------------
 
 def _run_id(path: Path) -> str:
