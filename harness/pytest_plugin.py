@@ -17,7 +17,7 @@ from harness.checks.conformance import require_runnable
 from harness.config import SETTINGS, HarnessConfig, resolve_config
 from harness.databases.pool import Database, DatabasePool
 from harness.errors import ConfigError, HarnessError
-from harness.report_folder import check_report_dir
+from harness.reports.folder import check_report_dir
 from harness.session import HarnessSession
 
 SESSION_KEY = pytest.StashKey[HarnessSession]()
