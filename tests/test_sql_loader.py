@@ -175,6 +175,17 @@ def test_meta_command_inside_a_statement() -> None:
         split("SELECT 1\n\\ir other.sql\n;")
 
 
+def test_a_backslash_line_inside_a_dollar_quote_or_comment_is_not_a_meta_command() -> None:
+    body = "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\n\\i not-an-include\n$$;"
+    comment = "/* a note\n\\set x 1\n*/ SELECT 1;"
+    assert [s.sql for s in split(body + "\n" + comment)] == [body, "\n" + comment]
+
+
+def test_an_unterminated_quote_names_file_and_line() -> None:
+    with pytest.raises(SqlLoadError, match=r"script\.sql:3: unterminated dollar-quoted string"):
+        split("SELECT 1;\n\nSELECT $$ never closed;\n")
+
+
 # -- load_files on a real database ---------------------------------------------------------------
 @pytest.fixture
 def empty_db(iu_session: HarnessSession) -> Iterator[psycopg.Connection]:

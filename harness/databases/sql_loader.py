@@ -1,13 +1,14 @@
 """Loading iu_core SQL files the way `psql -f` would, with errors that name file and line.
 
-Files are split into statements by a small lexer that knows comments, quoted
-strings, quoted identifiers and dollar quoting, so a failing statement is
-reported with the file and line it starts on. psql's `\\ir FILE` / `\\i FILE`
+Files are split into statements by PostgreSQL's own lexer (pglast's scanner: comments, quoted
+strings, quoted identifiers and dollar quoting as the server reads them), so a failing statement
+is reported with the file and line it starts on. psql's `\\ir FILE` / `\\i FILE`
 includes are followed, so baselines stay loadable by psql itself.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from pglast.parser import ParseError, scan
 
 from harness.config import BUNDLED_SQL_DIR, HarnessConfig
 from harness.errors import SqlLoadError, db_error_text
 
 BUNDLED_BASELINE_DIR = BUNDLED_SQL_DIR / "baselines"
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 _INCLUDE = re.compile(r"^\\(ir|i|include|include_relative)\s+(\S+)\s*$")
 
 
@@ -81,95 +82,83 @@ def resolve_baseline(config: HarnessConfig, name: str) -> Path:
                        fix=f"use one of {', '.join(known)} or add {name}.sql to {folders[0]}")
 
 
-def split_statements(text: str, path: Path, _depth: int = 0) -> Iterator[Statement]:  # noqa: C901  (a lexer)
-    """Yield the statements of an SQL script, following psql includes."""
-    i, n = 0, len(text)
-    start, line, start_line, text_line = 0, 1, 1, 1
-    at_line_start = True
-    has_code = False  # has the current statement anything but comments and blanks yet?
+class _Lines:
+    """The 1-based line of a character offset in a text."""
 
-    while i < n:
-        ch = text[i]
-        if at_line_start and ch == "\\":
-            end = text.find("\n", i)
-            end = n if end == -1 else end
-            meta = text[i:end].strip()
-            if has_code:
-                raise SqlLoadError(f"{path}:{line}: psql meta-command inside a statement: {meta}",
-                                   fix="end the statement with ';' before the meta-command")
-            match = _INCLUDE.match(meta)
-            if not match:
-                raise SqlLoadError(f"{path}:{line}: unsupported psql meta-command {meta!r}",
-                                   checked="the harness follows only \\i and \\ir includes",
-                                   fix="express it in plain SQL")
-            if _depth > 8:
-                raise SqlLoadError(f"{path}:{line}: includes nested more than 8 deep (a cycle?)")
-            target = (path.parent / match.group(2)).resolve()
-            if not target.is_file():
-                raise SqlLoadError(f"{path}:{line}: included file {match.group(2)} not found",
-                                   checked=f"{target}", fix="fix the include path (relative to the file)")
-            yield from split_statements(target.read_text(encoding="utf-8"), target, _depth + 1)
-            i, start, text_line = end, end, line
+    def __init__(self, text: str) -> None:
+        self.starts = [k + 1 for k, ch in enumerate(text) if ch == "\n"]
+
+    def of(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset) + 1
+
+
+_META_LINE = re.compile(r"^[ \t]*\\[^\n]*", re.M)
+
+
+def split_statements(text: str, path: Path, _depth: int = 0) -> Iterator[Statement]:
+    """Yield the statements of an SQL script, following psql includes.
+
+    Every `;` token of the server's lexer ends a statement (one inside a comment, a string or a
+    dollar quote is not a token of its own). A line starting with a backslash outside every token
+    is a psql meta-command: it is blanked before the lexer reads the text (it is not SQL).
+    """
+    lines = _Lines(text)
+    metas = [m for m in _META_LINE.finditer(text)]
+    blanked = list(text)
+    for m in metas:
+        blanked[m.start():m.end()] = " " * (m.end() - m.start())
+    try:
+        scanned = scan("".join(blanked))
+    except ParseError as exc:  # an unterminated quote or comment: the server would refuse it too
+        message, offset = (*exc.args, 0)[:2]
+        raise SqlLoadError(f"{path}:{lines.of(int(offset))}: {message}",
+                           fix="close the quote or comment") from exc
+    starts = [t.start for t in scanned]
+
+    def inside_a_token(offset: int) -> bool:  # a string, dollar quote or comment spanning it: not a meta-command
+        k = bisect.bisect_right(starts, offset) - 1
+        return k >= 0 and scanned[k].end >= offset
+
+    tokens = [t for t in scanned if t.name not in ("C_COMMENT", "SQL_COMMENT")]
+
+    events = sorted([(t.start, t) for t in tokens] + [(m.start(), m) for m in metas if not inside_a_token(m.start())],
+                    key=lambda event: event[0])
+    start, text_line, start_line = 0, 1, 1
+    has_code = False  # has the current statement anything but comments and blanks yet?
+    for offset, event in events:
+        line = lines.of(offset)
+        if isinstance(event, re.Match):
+            yield from _include(event.group(0).strip(), path, line, has_code, _depth)
+            start, text_line = event.end(), line
             continue
-        if ch == "\n":
-            line += 1
-            at_line_start = True
-            i += 1
-            continue
-        if not ch.isspace():
-            at_line_start = False
-        if text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end == -1 else end
-            continue
-        if text.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if text.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif text.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    line += text[i] == "\n"
-                    i += 1
-            continue
-        if not ch.isspace() and not has_code:
+        if not has_code:
             has_code, start_line = True, line
-        if ch in ("'", '"'):
-            # E'...' only when the E is a token of its own (not the end of `name'...'` etc.)
-            escapes = (ch == "'" and i > 0 and text[i - 1] in "eE"
-                       and not (i > 1 and (text[i - 2].isalnum() or text[i - 2] in "_$")))
-            i += 1
-            while i < n:
-                if escapes and text[i] == "\\":
-                    line += text[i + 1 : i + 2] == "\n"
-                    i += 2
-                    continue
-                if text[i] == ch:
-                    if text[i + 1 : i + 2] == ch:
-                        i += 2
-                        continue
-                    break
-                line += text[i] == "\n"
-                i += 1
-            i += 1
-            continue
-        if ch == "$":
-            tag = _DOLLAR_TAG.match(text, i)
-            if tag and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
-                close = text.find(tag.group(0), tag.end())
-                close = n if close == -1 else close
-                line += text.count("\n", i, close)
-                i = close + len(tag.group(0))
-                continue
-        if ch == ";":
-            sql = text[start : i + 1]
-            if has_code and sql.strip(" \t\r\n;"):
+        if event.name == "ASCII_59":
+            sql = text[start : event.end + 1]
+            if sql.strip(" \t\r\n;"):
                 yield Statement(path, start_line, sql, text_line)
-            start, has_code, text_line = i + 1, False, line
-        i += 1
+            start, has_code, text_line = event.end + 1, False, line
     if has_code:
         yield Statement(path, start_line, text[start:], text_line)
+
+
+def _include(meta: str, path: Path, line: int, in_statement: bool, depth: int) -> Iterator[Statement]:
+    """The statements of the file a psql include names; any other meta-command is refused."""
+    if in_statement:
+        raise SqlLoadError(f"{path}:{line}: psql meta-command inside a statement: {meta}",
+                           fix="end the statement with ';' before the meta-command")
+    match = _INCLUDE.match(meta)
+    if not match:
+        raise SqlLoadError(f"{path}:{line}: unsupported psql meta-command {meta!r}",
+                           checked="the harness follows only \\i and \\ir includes",
+                           fix="express it in plain SQL")
+    if depth > 8:
+        raise SqlLoadError(f"{path}:{line}: includes nested more than 8 deep (a cycle?)")
+    target = (path.parent / match.group(2)).resolve()
+    if not target.is_file():
+        raise SqlLoadError(f"{path}:{line}: included file {match.group(2)} not found",
+                           checked=f"{target}", fix="fix the include path (relative to the file)")
+    yield from split_statements(target.read_text(encoding="utf-8"), target, depth + 1)
 
 
 def load_files(conn: psycopg.Connection, files: Sequence[Path]) -> int:
