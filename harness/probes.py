@@ -490,6 +490,12 @@ def probe_compose_and_lineage(ctx: RunContext) -> tuple[bool, Evidence]:
         set_gates(conn, False, ["iu_core.composer_enabled"])
         set_gates(conn, True, ["iu_core.auto_instantiate_enabled"])
         cases["composer gate closed: refused"] = _raises(conn, COMPOSE_SQL, (key, f"{PROBE_KEY}-compose-0", actor))
+        # The same gates, their rows updated in the other order (so the other row comes first in a scan):
+        # a compose that reads whichever gate row it meets first refuses in one order, composes in the other.
+        set_gates(conn, True, ["iu_core.auto_instantiate_enabled"])
+        set_gates(conn, False, ["iu_core.composer_enabled"])
+        cases["composer gate closed, rows updated in the other order: refused"] = _raises(
+            conn, COMPOSE_SQL, (key, f"{PROBE_KEY}-compose-0b", actor))
         set_gates(conn, True)  # SPEC names only the composer gate for compose; both open asks nothing more
         ius = db_state.table_counts(conn)["iu"]
         instance_key = f"{PROBE_KEY}-compose-1"
@@ -574,7 +580,8 @@ REFUSAL_ACCEPTED = ("refused on a state no SPEC function writes (the planted log
                    "S1.rollback.real"),
            phase="probe",
            description="an actor's rollback spares an instance another actor's log row points at, one with manual "
-                       "lineage, and actors equal to it only under another comparison than exact text; a call with "
+                       "lineage, another actor's 'auto' lineage that no log row backs, a template its own log row "
+                       "names (kept whole, pieces and all), and actors equal to it only under another comparison than exact text; a call with "
                        "the actor alone is a dry run that changes nothing; its dry run counts what the real run "
                        "deletes, which is what disappears; an actor with nothing gets 'noop' and no change. On the "
                        "planted rows (a state no SPEC function writes) a refusal that changes nothing is accepted")
@@ -602,9 +609,20 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
         # instance, say) cannot hold that conflict, and the probe says so instead of failing it.
         (manual,) = conn.execute(COMPOSE_SQL, (key, f"{PROBE_KEY}-rollback-manual", actor)).fetchone()  # type: ignore[misc]
         conn.execute(LINEAGE_SQL, (template_id, manual, actor, "manual"))
+        # Another actor's 'auto' lineage with no log row, written by SPEC functions alone (compose, then
+        # record with origin 'auto'): a rollback that finds its targets in the lineage must still match
+        # the actor there.
+        (lineage_only,) = conn.execute(COMPOSE_SQL, (key, f"{PROBE_KEY}-rollback-lineage-only",  # type: ignore[misc]
+                                                     other)).fetchone()
+        conn.execute(LINEAGE_SQL, (template_id, lineage_only, other, "auto"))
+        # The actor's log row naming a template (planted): the rollback must leave the template and its
+        # pieces whole, whatever it makes of the row.
+        (template_pieces,) = conn.execute("SELECT count(*)::int FROM iu_core.iu_piece_membership "  # type: ignore[misc]
+                                          "WHERE collection_id = %s", (template_id,)).fetchone()
         planted: dict[str, Any] = {}
         for name, row_actor, instance in (("other_actors_log_row", other, shared),
-                                          ("manual_instance_log_row", actor, str(manual))):
+                                          ("manual_instance_log_row", actor, str(manual)),
+                                          ("template_log_row", actor, str(template_id))):
             try:
                 with conn.transaction():
                     _log_row(conn, ctx, row_actor, instance, key, f"rollback-{name}")
@@ -640,12 +658,19 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
                             WHERE instance_collection_id = %(m)s AND origin = 'manual') AS manual_lineage,
                    EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(m)s) AS manual_instance,
                    NOT EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(i)s) AS own_instance_gone,
+                   EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage
+                            WHERE instance_collection_id = %(lo)s AND actor = %(o)s AND origin = 'auto')
+                       AS other_actors_auto_lineage,
+                   EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(t)s AND is_template)
+                   AND (SELECT count(*) FROM iu_core.iu_piece_membership WHERE collection_id = %(t)s) = %(tp)s
+                       AS template_whole,
                    (SELECT count(DISTINCT l.actor) FROM iu_core.iu_auto_instantiate_event_log l
                       JOIN iu_core.iu_collection_template_instance_lineage g
                         ON g.instance_collection_id = l.instance_collection_id AND g.actor = l.actor
                       JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id
                      WHERE l.actor = ANY (%(look)s)) = cardinality(%(look)s) AS look_alike_actors""",
-                       {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values())})[0]
+                       {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values()),
+                        "lo": lineage_only, "t": template_id, "tp": template_pieces})[0]
         changed_nothing = refused is not None and db_state.fingerprint(conn) == before_rows
     counted = {k: {"would": _get(dry, f"would_delete_{k}"), "deleted": _get(real, f"deleted_{k}"),
                    "disappeared": before[COUNTED_TABLES[k]] - after[COUNTED_TABLES[k]]} for k in WOULD_DELETE}
@@ -668,8 +693,8 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
     honest = all(v["would"] == v["deleted"] == v["disappeared"] for v in counted.values())
     # SPEC: never another actor's rows, never manual lineage. Whether the collections they point at stay
     # follows from the build's keys, so the collections are evidence only.
-    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone", "look_alike_actors")
-            if k in spared]
+    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone", "look_alike_actors",
+                        "other_actors_auto_lineage", "template_whole") if k in spared]
     passed = calls_ok and _get(real, "status") == "ok" and honest and all(spared[k] for k in held)
     return passed, evidence
 
