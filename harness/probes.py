@@ -381,12 +381,13 @@ def _copy_collection(conn: psycopg.Connection, template_id: Any, key: str, kind:
 
 
 @invariant("probe_digest_keyed_on_graph",
-           covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse"),
+           covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse", "S1.orch.answer"),
            phase="probe",
            description="fn_iu_manifest_digest is 16 lowercase hex, keyed on the ordered (position, iu id, content "
                        "hash) alone, for instances and templates: the template's pieces under another key and kind "
                        "give its digest; rotated, or at moved positions, another; a piece's new content hash changes "
-                       "the template's digest and its copy's alike")
+                       "the template's digest and its copy's alike; the orchestrator's answer on that template has "
+                       "digest_match = (template_digest = instance_digest), whichever template digest it reports")
 def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     row = conn.execute("""
@@ -419,6 +420,8 @@ def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
                             "passed": (got == digest) if equal else (got != digest)}
         cases["a piece's content hash changed"] = _content_hash_case(conn, template_id, digest,
                                                                       copies.get(DIGEST_COPIES[0][0]))
+        if cases["a piece's content hash changed"]["passed"] is not None:
+            cases["orchestrator on the changed template"] = _answer_on_changed_template(ctx, template_key)
     judged = [c["passed"] for c in cases.values() if c["passed"] is not None]
     if not judged:
         raise CheckNotRun(f"could not write the probe's collections on this build: {cases}")
@@ -444,6 +447,28 @@ def _content_hash_case(conn: psycopg.Connection, template_id: Any, digest: str, 
         case["copy_digest"] = _digest(conn, copy_id)
         case["passed"] = case["passed"] and case["copy_digest"] == changed
     return case
+
+
+def _answer_on_changed_template(ctx: RunContext, template_key: str) -> dict[str, Any]:
+    """After a piece's content hash changed, the template's recorded digest and its graph's may differ (a
+    build may report either as template_digest): the one state where digest_match can be wrong while the
+    digests of every scaleout answer are equal. A refusal to compose from it is not judged."""
+    conn = ctx.conn
+    try:
+        with conn.transaction():
+            set_gates(conn, True)
+            answer = call_orchestrator_once(conn, probe_event_id(ctx, "digest-drift", 0), ctx.scenario.event_type,
+                                            template_key, f"{PROBE_SUFFIX}-digest-drift",
+                                            probe_actor(ctx, "digest-drift"), ctx.scenario.emit_mode)
+            set_gates(conn, False)
+    except psycopg.Error as exc:
+        return {"refused": _outcome(exc), "passed": None}
+    if not isinstance(answer, dict) or answer.get("status") != "ok":
+        return {"answer": answer, "passed": False}
+    template_digest, instance_digest = answer.get("template_digest"), answer.get("instance_digest")
+    match = answer.get("digest_match")
+    return {"template_digest": template_digest, "instance_digest": instance_digest, "digest_match": match,
+            "passed": match is (template_digest == instance_digest)}
 
 
 # -- fn_iu_compose and fn_iu_collection_record_template_instance -----------------------------------
@@ -581,10 +606,11 @@ REFUSAL_ACCEPTED = ("refused on a state no SPEC function writes (the planted log
            phase="probe",
            description="an actor's rollback spares an instance another actor's log row points at, one with manual "
                        "lineage, another actor's 'auto' lineage that no log row backs, a template its own log row "
-                       "names (kept whole, pieces and all), and actors equal to it only under another comparison than exact text; a call with "
-                       "the actor alone is a dry run that changes nothing; its dry run counts what the real run "
-                       "deletes, which is what disappears; an actor with nothing gets 'noop' and no change. On the "
-                       "planted rows (a state no SPEC function writes) a refusal that changes nothing is accepted")
+                       "names (kept whole, pieces and all), and actors equal to it only under another comparison "
+                       "than exact text; a call with the actor alone is a dry run that changes nothing; its dry run "
+                       "counts what the real run deletes, which is what disappears; an actor with nothing gets "
+                       "'noop' and no change. On the planted rows (a state no SPEC function writes) a refusal that "
+                       "changes nothing is accepted")
 def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     _require_write_counters(conn)
