@@ -729,12 +729,34 @@ def _get(answer: Any, key: str) -> Any:
     return answer.get(key) if isinstance(answer, dict) else None
 
 
+# SPEC's order of a real rollback's deletes ([S1.rollback.real]), seen through row triggers that the probe
+# adds to the SPEC tables of its throwaway clone: each deleted row notes its table and the deleting session.
+DELETE_ORDER = ("iu_auto_instantiate_event_log", "iu_collection_template_instance_lineage", "iu_piece_collection",
+                "iu_piece_membership")
+NOTE_DELETES_SQL = """
+    CREATE SCHEMA iu_harness_probe;
+    CREATE TABLE iu_harness_probe.deletes (n bigserial PRIMARY KEY, pid int NOT NULL DEFAULT pg_backend_pid(),
+                                           table_name text NOT NULL);
+    CREATE FUNCTION iu_harness_probe.note_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO iu_harness_probe.deletes (table_name) VALUES (TG_TABLE_NAME);
+        RETURN OLD;
+    END;
+    $$;
+""" + "".join(f"""
+    CREATE TRIGGER iu_harness_note_delete BEFORE DELETE ON iu_core.{table}
+        FOR EACH ROW EXECUTE FUNCTION iu_harness_probe.note_delete();""" for table in DELETE_ORDER)
+FIRST_DELETES_SQL = """
+    SELECT table_name FROM iu_harness_probe.deletes WHERE pid = %s GROUP BY table_name ORDER BY min(n)"""
+
+
 @invariant("probe_rollback_race",
            covers=("S1.rollback.real",),
            phase="probe",
            description="two real rollbacks of one actor at once: each row deleted once, the answers' deleted_* "
                        "counts add up to what disappeared (a refused second call counts nothing), the actor left "
-                       "with nothing")
+                       "with nothing; the first deletes the sidecar log, lineage, instance collections, memberships "
+                       "in that order (each table's first deleted row, seen by row triggers on the throwaway clone)")
 def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     key, _, _ = _template(ctx)
     actor = probe_actor(ctx, "rollback-race")
@@ -746,6 +768,7 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
                 call_orchestrator_once(admin, probe_event_id(ctx, "rollback-race", k), ctx.scenario.event_type,
                                        key, f"{PROBE_SUFFIX}-rollback-race-{k}", actor, ctx.scenario.emit_mode)
             set_gates(admin, False)
+        admin.execute(NOTE_DELETES_SQL)
         before = db_state.table_counts(admin)
         for conn in (first, second):
             conn.execute(f"SET statement_timeout = '{RACE_STATEMENT_TIMEOUT}'")
@@ -767,6 +790,7 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
         after = db_state.table_counts(admin)
         (left,) = admin.execute("SELECT count(*)::int FROM iu_core.iu_auto_instantiate_event_log "  # type: ignore[misc]
                                 "WHERE actor = %s", (actor,)).fetchone()
+        delete_order = [row[0] for row in admin.execute(FIRST_DELETES_SQL, (first.info.backend_pid,))]
     refused = "second_error" in answers
     counted = {k: {"first": _get(answers.get("first"), f"deleted_{k}") or 0,
                    "second": 0 if refused else _get(answers.get("second"), f"deleted_{k}") or 0,
@@ -774,7 +798,8 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     added_up = all(v["first"] + v["second"] == v["disappeared"] for v in counted.values())
     evidence: Evidence = {"events": RACE_EVENTS, "second_waited_on_a_lock": met,
                           "statuses": [_get(answers.get("first"), "status"), _get(answers.get("second"), "status")],
-                          "counts": counted, "actor_log_rows_left": left}
+                          "counts": counted, "actor_log_rows_left": left, "delete_order": delete_order,
+                          "delete_order_as_spec": delete_order == list(DELETE_ORDER)}
     if "second_error" in answers:
         evidence["second_error"] = answers["second_error"]
     # The second caller may answer (then its counts must add up with the first's) or refuse with an
@@ -787,5 +812,6 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     evidence["second_said_ok_having_deleted_nothing"] = (
         not refused and _get(answers.get("second"), "status") == "ok"
         and all(v["second"] == 0 for v in counted.values()))
-    passed = honest and left == 0 and counted["log_rows"]["disappeared"] == RACE_EVENTS
+    passed = honest and left == 0 and counted["log_rows"]["disappeared"] == RACE_EVENTS \
+        and evidence["delete_order_as_spec"]
     return passed, evidence
