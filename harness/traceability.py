@@ -55,7 +55,8 @@ PARTLY: dict[str, str] = {
     "S1.server": "the extensions are checked; loading on PostgreSQL 13 is not an invariant but a run on that "
                  "major (--iu-pg, where installed)",
     "S1.view.summary": "instances_last_hour is checked to move by the run's counts; telling it from instance_count "
-                       "needs rows an hour old, which no run of minutes makes",
+                       "needs rows an hour old, which no run of minutes makes, and cannot be planted from outside: "
+                       "the time a log row is dated by is a column of the build's own (the contract names none)",
 }
 # Clauses whose check lands from another branch (the lead adds its `covers` when merging).
 PENDING: dict[str, str] = {}
