@@ -170,8 +170,9 @@ NOT_A_TYPE = {"cursor", "alias", "scroll", "no"}  # cursor and alias declaration
 
 def _declared_types_as_record(definition: str, tokens: list[Token]) -> str:
     """The definition with each declared type named through a schema (`v iu_core.some_table;`, `%ROWTYPE`,
-    `%TYPE`) replaced by `record`. pglast's PL/pgSQL parser has no catalogue and looks up only pg_catalog
-    and public; the statements (all the mutants need from it) are found by line, and lines stay put."""
+    `%TYPE`), and such a return type, replaced by `record`. pglast's PL/pgSQL parser has no catalogue and
+    looks up only pg_catalog and public; the statements (all the mutants need from it) are found by line,
+    and lines stay put."""
     spans: list[tuple[int, int]] = []
     in_declare = False
     k = 0
@@ -195,7 +196,16 @@ def _declared_types_as_record(definition: str, tokens: list[Token]) -> str:
         while k < len(tokens) and tokens[k].text != ";":  # on to the next declaration
             k += 1
         k += 1
-    for start, end in reversed(spans):
+    # RETURNS [SETOF] schema.type in the header: the same lookup.
+    scanned = _scan(definition)  # the body is one string token here
+    header = [definition[raw.start:raw.end + 1] for raw in scanned]
+    starts = [raw.start for raw in scanned]
+    if "RETURNS" in (words := [w.upper() for w in header]):
+        first = words.index("RETURNS") + 1
+        first += first < len(words) and words[first] == "SETOF"
+        if first + 2 < len(header) and header[first + 1] == ".":
+            spans.append((starts[first], starts[first + 2] + len(header[first + 2])))
+    for start, end in sorted(spans, reverse=True):
         definition = definition[:start] + "record" + definition[end:]
     return definition
 
