@@ -48,10 +48,11 @@ PROVES = {
                         "actor.",
     "probe_compose_and_lineage": "fn_iu_compose and fn_iu_collection_record_template_instance keep their gate, "
                                  "reuse the template's pieces and refuse taken keys, second lineage and bad origins.",
-    "probe_rollback_spares_others": "The rollback spares other actors' rows (actors compared exactly) and manual "
-                                    "lineage, is a dry run when called with the actor alone, counts exactly what "
-                                    "it deletes, and answers 'noop' when there is nothing.",
-    "probe_rollback_race": "Two concurrent rollbacks of one actor delete each row once and report it once.",
+    "probe_rollback_spares_others": "The rollback spares other actors' rows (actors compared exactly), manual "
+                                    "lineage and templates, is a dry run when called with the actor alone, counts "
+                                    "exactly what it deletes, and answers 'noop' when there is nothing.",
+    "probe_rollback_race": "Two concurrent rollbacks of one actor delete each row once and report it once, in "
+                           "SPEC's order: sidecar log, lineage, instance collections, memberships.",
     "row_count_deltas": "Every SPEC table changed by exactly the expected delta; instances reuse template pieces "
                         "(no new iu rows).",
     "unchanged_tables_identical": "iu, lifecycle and vector tables are identical row for row, not just by count.",
@@ -140,8 +141,10 @@ def _probe_summary(name: str, ev: dict[str, Any]) -> str:
                 f"{counts}; held: {spared}")
     if name == "probe_rollback_race":
         counts = ", ".join(f"{k} {v['first']}+{v['second']}={v['disappeared']}" for k, v in ev["counts"].items())
+        order = " → ".join(ev.get("delete_order", [])) or "nothing"
         return (f"{ev['events']} instances, 2 sessions → {' / '.join(map(str, ev['statuses']))}; the second waited "
-                f"on the first's lock: {_fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}")
+                f"on the first's lock: {_fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}; first's delete "
+                f"order: {order}")
     if name == "probe_digest_keyed_on_graph":
         verdicts = {True: "yes", False: "NO", None: "not writable"}
         cases = "; ".join(f"{label}: {verdicts[c['passed']]}" for label, c in ev["cases"].items())
