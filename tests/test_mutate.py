@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pglast
 import pytest
 from pglast import parser as pg_parser
 from snapshot_markdown import MarkdownSnapshotExtension
@@ -95,6 +96,20 @@ def test_operators_produce_the_expected_mutants_of_a_small_function() -> None:
     assert all(m.start != SMALL.index("n = n + 1") + 2 for m in statement_of.values())
     assert not any(m.operator == "relational" and m.start == SMALL.index("ERRCODE =") + 8 for m in _mutants())
     assert not any(m.operator == "integer_literal" and m.start == SMALL.index("PERFORM 1") + 8 for m in _mutants())
+
+
+def test_a_variable_typed_by_another_schemas_table_does_not_hide_the_statements() -> None:
+    """pglast's PL/pgSQL parser looks up only pg_catalog and public: a DECLARE naming a row type of the
+    build's own schema (as the blind build's procedures do) is read as record for the parse alone, so the
+    statements, and their mutants, are found at the same places in the unchanged text (a return type too)."""
+    typed = SMALL.replace("    v_id bigint;\n", "    v_id bigint;\n    v_row t.log;\n    v_old t.log%ROWTYPE;\n"
+                          "    v_k CONSTANT t.log.k%TYPE := 'x';\n").replace(" RETURNS jsonb", " RETURNS t.log")
+    with pytest.raises(pglast.Error, match="LookupExplicitNamespace"):
+        pglast.parse_plpgsql(typed)
+    shift = len(typed) - len(SMALL)
+    assert {(m.id.split(":L")[0], m.start - shift, m.original) for m in _mutants(typed)} == \
+        {(m.id.split(":L")[0], m.start, m.original) for m in _mutants()}
+    assert "t.log" in typed and all("record" not in m.original for m in _mutants(typed))
 
 
 def test_strings_comments_and_dollar_quotes_are_never_mutated() -> None:

@@ -425,12 +425,13 @@ def _summarize_digest_keyed_on_graph(ev: Evidence) -> str:
            proves=("fn_iu_manifest_digest is keyed on the piece graph only, for instances and templates: another key "
                    "and kind with the same pieces share the digest; another order, other positions or a changed "
                    "content hash do not."),
-           covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse"),
+           covers=("S1.digest.shape", "S1.digest.graph", "S1.digest.not-labels", "S1.digest.reuse", "S1.orch.answer"),
            phase="probe",
            description="fn_iu_manifest_digest is 16 lowercase hex, keyed on the ordered (position, iu id, content "
                        "hash) alone, for instances and templates: the template's pieces under another key and kind "
                        "give its digest; rotated, or at moved positions, another; a piece's new content hash changes "
-                       "the template's digest and its copy's alike")
+                       "the template's digest and its copy's alike; the orchestrator's answer on that template has "
+                       "digest_match = (template_digest = instance_digest), whichever template digest it reports")
 def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     row = conn.execute("""
@@ -463,6 +464,8 @@ def probe_digest_keyed_on_graph(ctx: RunContext) -> tuple[bool, Evidence]:
                             "passed": (got == digest) if equal else (got != digest)}
         cases["a piece's content hash changed"] = _content_hash_case(conn, template_id, digest,
                                                                       copies.get(DIGEST_COPIES[0][0]))
+        if cases["a piece's content hash changed"]["passed"] is not None:
+            cases["orchestrator on the changed template"] = _answer_on_changed_template(ctx, template_key)
     judged = [c["passed"] for c in cases.values() if c["passed"] is not None]
     if not judged:
         raise CheckNotRun(f"could not write the probe's collections on this build: {cases}")
@@ -488,6 +491,28 @@ def _content_hash_case(conn: psycopg.Connection, template_id: Any, digest: str, 
         case["copy_digest"] = _digest(conn, copy_id)
         case["passed"] = case["passed"] and case["copy_digest"] == changed
     return case
+
+
+def _answer_on_changed_template(ctx: RunContext, template_key: str) -> dict[str, Any]:
+    """After a piece's content hash changed, the template's recorded digest and its graph's may differ (a
+    build may report either as template_digest): the one state where digest_match can be wrong while the
+    digests of every scaleout answer are equal. A refusal to compose from it is not judged."""
+    conn = ctx.conn
+    try:
+        with conn.transaction():
+            set_gates(conn, True)
+            answer = call_orchestrator_once(conn, probe_event_id(ctx, "digest-drift", 0), ctx.scenario.event_type,
+                                            template_key, f"{PROBE_SUFFIX}-digest-drift",
+                                            probe_actor(ctx, "digest-drift"), ctx.scenario.emit_mode)
+            set_gates(conn, False)
+    except psycopg.Error as exc:
+        return {"refused": _outcome(exc), "passed": None}
+    if not isinstance(answer, dict) or answer.get("status") != "ok":
+        return {"answer": answer, "passed": False}
+    template_digest, instance_digest = answer.get("template_digest"), answer.get("instance_digest")
+    match = answer.get("digest_match")
+    return {"template_digest": template_digest, "instance_digest": instance_digest, "digest_match": match,
+            "passed": match is (template_digest == instance_digest)}
 
 
 # -- fn_iu_compose and fn_iu_collection_record_template_instance -----------------------------------
@@ -541,6 +566,12 @@ def probe_compose_and_lineage(ctx: RunContext) -> tuple[bool, Evidence]:
         set_gates(conn, False, ["iu_core.composer_enabled"])
         set_gates(conn, True, ["iu_core.auto_instantiate_enabled"])
         cases["composer gate closed: refused"] = _raises(conn, COMPOSE_SQL, (key, f"{PROBE_KEY}-compose-0", actor))
+        # The same gates, their rows updated in the other order (so the other row comes first in a scan):
+        # a compose that reads whichever gate row it meets first refuses in one order, composes in the other.
+        set_gates(conn, True, ["iu_core.auto_instantiate_enabled"])
+        set_gates(conn, False, ["iu_core.composer_enabled"])
+        cases["composer gate closed, rows updated in the other order: refused"] = _raises(
+            conn, COMPOSE_SQL, (key, f"{PROBE_KEY}-compose-0b", actor))
         set_gates(conn, True)  # SPEC names only the composer gate for compose; both open asks nothing more
         ius = db_state.table_counts(conn)["iu"]
         instance_key = f"{PROBE_KEY}-compose-1"
@@ -635,17 +666,19 @@ def _summarize_rollback_spares_others(ev: Evidence) -> str:
 
 @invariant("probe_rollback_spares_others",
            summarize=_summarize_rollback_spares_others,
-           proves=("The rollback spares other actors' rows (actors compared exactly) and manual lineage, is a dry "
-                   "run when called with the actor alone, counts exactly what it deletes, and answers 'noop' when "
-                   "there is nothing."),
+           proves=("The rollback spares other actors' rows (actors compared exactly), manual lineage and templates, "
+                   "is a dry run when called with the actor alone, counts exactly what it deletes, and answers "
+                   "'noop' when there is nothing."),
            covers=("S1.rollback.spares", "S1.rollback.noop", "S1.rollback.dry-default", "S1.rollback.dry-nothing",
                    "S1.rollback.real"),
            phase="probe",
            description="an actor's rollback spares an instance another actor's log row points at, one with manual "
-                       "lineage, and actors equal to it only under another comparison than exact text; a call with "
-                       "the actor alone is a dry run that changes nothing; its dry run counts what the real run "
-                       "deletes, which is what disappears; an actor with nothing gets 'noop' and no change. On the "
-                       "planted rows (a state no SPEC function writes) a refusal that changes nothing is accepted")
+                       "lineage, another actor's 'auto' lineage that no log row backs, a template its own log row "
+                       "names (kept whole, pieces and all), and actors equal to it only under another comparison "
+                       "than exact text; a call with the actor alone is a dry run that changes nothing; its dry run "
+                       "counts what the real run deletes, which is what disappears; an actor with nothing gets "
+                       "'noop' and no change. On the planted rows (a state no SPEC function writes) a refusal that "
+                       "changes nothing is accepted")
 def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
     conn = ctx.conn
     _require_write_counters(conn)
@@ -670,9 +703,20 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
         # instance, say) cannot hold that conflict, and the probe says so instead of failing it.
         (manual,) = conn.execute(COMPOSE_SQL, (key, f"{PROBE_KEY}-rollback-manual", actor)).fetchone()  # type: ignore[misc]
         conn.execute(LINEAGE_SQL, (template_id, manual, actor, "manual"))
+        # Another actor's 'auto' lineage with no log row, written by SPEC functions alone (compose, then
+        # record with origin 'auto'): a rollback that finds its targets in the lineage must still match
+        # the actor there.
+        (lineage_only,) = conn.execute(COMPOSE_SQL, (key, f"{PROBE_KEY}-rollback-lineage-only",  # type: ignore[misc]
+                                                     other)).fetchone()
+        conn.execute(LINEAGE_SQL, (template_id, lineage_only, other, "auto"))
+        # The actor's log row naming a template (planted): the rollback must leave the template and its
+        # pieces whole, whatever it makes of the row.
+        (template_pieces,) = conn.execute("SELECT count(*)::int FROM iu_core.iu_piece_membership "  # type: ignore[misc]
+                                          "WHERE collection_id = %s", (template_id,)).fetchone()
         planted: dict[str, Any] = {}
         for name, row_actor, instance in (("other_actors_log_row", other, shared),
-                                          ("manual_instance_log_row", actor, str(manual))):
+                                          ("manual_instance_log_row", actor, str(manual)),
+                                          ("template_log_row", actor, str(template_id))):
             try:
                 with conn.transaction():
                     _log_row(conn, ctx, row_actor, instance, key, f"rollback-{name}")
@@ -708,12 +752,19 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
                             WHERE instance_collection_id = %(m)s AND origin = 'manual') AS manual_lineage,
                    EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(m)s) AS manual_instance,
                    NOT EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(i)s) AS own_instance_gone,
+                   EXISTS (SELECT 1 FROM iu_core.iu_collection_template_instance_lineage
+                            WHERE instance_collection_id = %(lo)s AND actor = %(o)s AND origin = 'auto')
+                       AS other_actors_auto_lineage,
+                   EXISTS (SELECT 1 FROM iu_core.iu_piece_collection WHERE id = %(t)s AND is_template)
+                   AND (SELECT count(*) FROM iu_core.iu_piece_membership WHERE collection_id = %(t)s) = %(tp)s
+                       AS template_whole,
                    (SELECT count(DISTINCT l.actor) FROM iu_core.iu_auto_instantiate_event_log l
                       JOIN iu_core.iu_collection_template_instance_lineage g
                         ON g.instance_collection_id = l.instance_collection_id AND g.actor = l.actor
                       JOIN iu_core.iu_piece_collection c ON c.id = l.instance_collection_id
                      WHERE l.actor = ANY (%(look)s)) = cardinality(%(look)s) AS look_alike_actors""",
-                       {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values())})[0]
+                       {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values()),
+                        "lo": lineage_only, "t": template_id, "tp": template_pieces})[0]
         changed_nothing = refused is not None and db_state.fingerprint(conn) == before_rows
     counted = {k: {"would": _get(dry, f"would_delete_{k}"), "deleted": _get(real, f"deleted_{k}"),
                    "disappeared": before[COUNTED_TABLES[k]] - after[COUNTED_TABLES[k]]} for k in WOULD_DELETE}
@@ -736,8 +787,8 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
     honest = all(v["would"] == v["deleted"] == v["disappeared"] for v in counted.values())
     # SPEC: never another actor's rows, never manual lineage. Whether the collections they point at stay
     # follows from the build's keys, so the collections are evidence only.
-    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone", "look_alike_actors")
-            if k in spared]
+    held = [k for k in ("other_actors_log_row", "manual_lineage", "own_instance_gone", "look_alike_actors",
+                        "other_actors_auto_lineage", "template_whole") if k in spared]
     passed = calls_ok and _get(real, "status") == "ok" and honest and all(spared[k] for k in held)
     return passed, evidence
 
@@ -746,20 +797,45 @@ def _get(answer: Any, key: str) -> Any:
     return answer.get(key) if isinstance(answer, dict) else None
 
 
+# SPEC's order of a real rollback's deletes ([S1.rollback.real]), seen through row triggers that the probe
+# adds to the SPEC tables of its throwaway clone: each deleted row notes its table and the deleting session.
+DELETE_ORDER = ("iu_auto_instantiate_event_log", "iu_collection_template_instance_lineage", "iu_piece_collection",
+                "iu_piece_membership")
+NOTE_DELETES_SQL = """
+    CREATE SCHEMA iu_harness_probe;
+    CREATE TABLE iu_harness_probe.deletes (n bigserial PRIMARY KEY, pid int NOT NULL DEFAULT pg_backend_pid(),
+                                           table_name text NOT NULL);
+    CREATE FUNCTION iu_harness_probe.note_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO iu_harness_probe.deletes (table_name) VALUES (TG_TABLE_NAME);
+        RETURN OLD;
+    END;
+    $$;
+""" + "".join(f"""
+    CREATE TRIGGER iu_harness_note_delete BEFORE DELETE ON iu_core.{table}
+        FOR EACH ROW EXECUTE FUNCTION iu_harness_probe.note_delete();""" for table in DELETE_ORDER)
+FIRST_DELETES_SQL = """
+    SELECT table_name FROM iu_harness_probe.deletes WHERE pid = %s GROUP BY table_name ORDER BY min(n)"""
+
+
 def _summarize_rollback_race(ev: Evidence) -> str:
     counts = ", ".join(f"{k} {v['first']}+{v['second']}={v['disappeared']}" for k, v in ev["counts"].items())
+    order = " → ".join(ev.get("delete_order", [])) or "nothing"
     return (f"{ev['events']} instances, 2 sessions → {' / '.join(map(str, ev['statuses']))}; the second waited "
-            f"on the first's lock: {fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}")
+            f"on the first's lock: {fmt(ev['second_waited_on_a_lock'])}; deleted: {counts}; first's delete "
+            f"order: {order}")
 
 
 @invariant("probe_rollback_race",
            summarize=_summarize_rollback_race,
-           proves="Two concurrent rollbacks of one actor delete each row once and report it once.",
+           proves=("Two concurrent rollbacks of one actor delete each row once and report it once, in SPEC's order: "
+                   "sidecar log, lineage, instance collections, memberships."),
            covers=("S1.rollback.real",),
            phase="probe",
            description="two real rollbacks of one actor at once: each row deleted once, the answers' deleted_* "
                        "counts add up to what disappeared (a refused second call counts nothing), the actor left "
-                       "with nothing")
+                       "with nothing; the first deletes the sidecar log, lineage, instance collections, memberships "
+                       "in that order (each table's first deleted row, seen by row triggers on the throwaway clone)")
 def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     key, _, _ = _template(ctx)
     actor = probe_actor(ctx, "rollback-race")
@@ -771,6 +847,7 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
                 call_orchestrator_once(admin, probe_event_id(ctx, "rollback-race", k), ctx.scenario.event_type,
                                        key, f"{PROBE_SUFFIX}-rollback-race-{k}", actor, ctx.scenario.emit_mode)
             set_gates(admin, False)
+        admin.execute(NOTE_DELETES_SQL)
         before = db_state.table_counts(admin)
         for conn in (first, second):
             conn.execute(f"SET statement_timeout = '{RACE_STATEMENT_TIMEOUT}'")
@@ -792,6 +869,7 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
         after = db_state.table_counts(admin)
         (left,) = admin.execute("SELECT count(*)::int FROM iu_core.iu_auto_instantiate_event_log "  # type: ignore[misc]
                                 "WHERE actor = %s", (actor,)).fetchone()
+        delete_order = [row[0] for row in admin.execute(FIRST_DELETES_SQL, (first.info.backend_pid,))]
     refused = "second_error" in answers
     counted = {k: {"first": _get(answers.get("first"), f"deleted_{k}") or 0,
                    "second": 0 if refused else _get(answers.get("second"), f"deleted_{k}") or 0,
@@ -799,7 +877,8 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     added_up = all(v["first"] + v["second"] == v["disappeared"] for v in counted.values())
     evidence: Evidence = {"events": RACE_EVENTS, "second_waited_on_a_lock": met,
                           "statuses": [_get(answers.get("first"), "status"), _get(answers.get("second"), "status")],
-                          "counts": counted, "actor_log_rows_left": left}
+                          "counts": counted, "actor_log_rows_left": left, "delete_order": delete_order,
+                          "delete_order_as_spec": delete_order == list(DELETE_ORDER)}
     if "second_error" in answers:
         evidence["second_error"] = answers["second_error"]
     # The second caller may answer (then its counts must add up with the first's) or refuse with an
@@ -812,5 +891,6 @@ def probe_rollback_race(ctx: RunContext) -> tuple[bool, Evidence]:
     evidence["second_said_ok_having_deleted_nothing"] = (
         not refused and _get(answers.get("second"), "status") == "ok"
         and all(v["second"] == 0 for v in counted.values()))
-    passed = honest and left == 0 and counted["log_rows"]["disappeared"] == RACE_EVENTS
+    passed = honest and left == 0 and counted["log_rows"]["disappeared"] == RACE_EVENTS \
+        and evidence["delete_order_as_spec"]
     return passed, evidence

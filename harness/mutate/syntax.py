@@ -163,11 +163,61 @@ def _walk(node: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from _walk(item)
 
 
+# After a variable's name in a DECLARE section: what ends its type.
+TYPE_ENDS = {";", ":=", "=", "default", "not", "collate"}
+NOT_A_TYPE = {"cursor", "alias", "scroll", "no"}  # cursor and alias declarations: no type to look up
+
+
+def _declared_types_as_record(definition: str, tokens: list[Token]) -> str:
+    """The definition with each declared type named through a schema (`v iu_core.some_table;`, `%ROWTYPE`,
+    `%TYPE`), and such a return type, replaced by `record`. pglast's PL/pgSQL parser has no catalogue and
+    looks up only pg_catalog and public; the statements (all the mutants need from it) are found by line,
+    and lines stay put."""
+    spans: list[tuple[int, int]] = []
+    in_declare = False
+    k = 0
+    while k < len(tokens):
+        word = tokens[k].word
+        if word == "declare":
+            in_declare, k = True, k + 1
+            continue
+        if word == "begin":
+            in_declare = False
+        if not in_declare or tokens[k].depth or word in (";", "<<", ">>"):
+            k += 1
+            continue
+        first = k + 1 + (k + 1 < len(tokens) and tokens[k + 1].word == "constant")
+        last = first
+        while last < len(tokens) and tokens[last].word not in TYPE_ENDS:
+            last += 1
+        if first < last and tokens[first].word not in NOT_A_TYPE \
+                and any(t.text == "." for t in tokens[first:last]):
+            spans.append((tokens[first].start, tokens[last - 1].end))
+        while k < len(tokens) and tokens[k].text != ";":  # on to the next declaration
+            k += 1
+        k += 1
+    # RETURNS [SETOF] schema.type in the header: the same lookup.
+    scanned = _scan(definition)  # the body is one string token here
+    header = [definition[raw.start:raw.end + 1] for raw in scanned]
+    starts = [raw.start for raw in scanned]
+    if "RETURNS" in (words := [w.upper() for w in header]):
+        first = words.index("RETURNS") + 1
+        first += first < len(words) and words[first] == "SETOF"
+        if first + 2 < len(header) and header[first + 1] == ".":
+            spans.append((starts[first], starts[first + 2] + len(header[first + 2])))
+    for start, end in sorted(spans, reverse=True):
+        definition = definition[:start] + "record" + definition[end:]
+    return definition
+
+
 def _statements(definition: str, body_start: int, tokens: list[Token]) -> list[Statement]:
     try:
         tree = pglast.parse_plpgsql(definition)
-    except pglast.Error as exc:
-        raise SyntaxProblem(f"pglast could not parse the PL/pgSQL body: {exc}") from exc
+    except pglast.Error:
+        try:
+            tree = pglast.parse_plpgsql(_declared_types_as_record(definition, tokens))
+        except pglast.Error as exc:
+            raise SyntaxProblem(f"pglast could not parse the PL/pgSQL body: {exc}") from exc
     tree = json.loads(json.dumps(tree))  # plain dicts and lists
     # Lines as the PL/pgSQL parser counts them: line 1 is where the body starts.
     line_of = {t.index: definition.count("\n", body_start, t.start) + 1 for t in tokens}
