@@ -6,17 +6,19 @@ clone of the baseline, from the same plan as the run:
 - `set-based INSERTs`: the run's rows written by plain INSERT ... SELECT
   statements in one transaction, one digest per template (SPEC's
   fn_iu_manifest_digest): no per-event work at all;
-- `minimal orchestrator`: a per-event PL/pgSQL function, called exactly as the
-  build's orchestrator is, that writes the same rows into the same tables (same
-  keys, constraints, indexes and column defaults) through SPEC columns only,
-  and checks nothing beyond the idempotency key and the gates: no argument
-  checks, no emit-mode or template checks, no concurrency handling (a racing
-  caller gets a unique violation), and one digest computation, the one the
-  instance row needs: SPEC's fn_iu_manifest_digest of the template, whose
-  pieces the instance copies (trusting the template's stored digest instead
-  would write a wrong digest whenever that one is stale). It is created in its
-  own clone only (schema `iu_floor`), never in iu_core. It is what a user
-  choosing between designs would call "the cost of orchestration" for this schema.
+- `minimal orchestrator`: the leanest per-event PL/pgSQL function that still
+  writes exactly the rows SPEC fixes, called exactly as the build's orchestrator
+  is, into the same tables (same keys, constraints, indexes and column defaults)
+  through SPEC columns only. It checks nothing the schema does not force beyond
+  the idempotency key and the gates: no argument checks, no emit-mode or
+  template checks, no concurrency handling (a racing caller gets a unique
+  violation), and no digest computation: the instance row copies the template's
+  stored manifest_digest (its pieces are the template's, so by SPEC's digest its
+  digest is the template's; a drifted template is flagged by every digest audit
+  either way). Two statements per event; the SQL's header says why each omission
+  keeps the rows right. It is created in its own clone only (schema `iu_floor`),
+  never in iu_core. It is what a user choosing between designs would call "the
+  cost of orchestration" for this schema.
 
 Both write only SPEC columns, so they run on any conforming build. When N is
 large they are measured at a sample of `FLOOR_SAMPLE_N` instances and compared
@@ -100,13 +102,29 @@ FLOOR_SQL = (
 )
 
 MINIMAL_FUNCTION = "iu_floor.minimal_orchestrator"
-# Two statements per event: one read (the key's log row, the gates, the template), one write
-# (collection, memberships, lineage, log row: the same rows the build writes). The planner
-# settings are those any per-event function on this schema needs: on a freshly ANALYZEd small
-# database the cached plans would otherwise be seq scans of tables that grow with every call
-# (see harness/sql/PERFORMANCE.md); foreign-key checks fired inside the function plan with them too.
+# The leanest per-event orchestrator that still writes exactly the rows SPEC fixes, with their keys:
+# two statements per event, one read (the key in the log, the gates, the template with its stored
+# digest) and one write (collection, memberships, lineage, log row). The header says what it leaves
+# out and why each omission keeps its rows right.
 MINIMAL_ORCHESTRATOR_SQL = f"""
 CREATE SCHEMA iu_floor;
+-- The minimal orchestrator: the same rows as SPEC's orchestrator, nothing checked that the schema
+-- does not force. What it leaves out, and why its rows stay right without it:
+-- * The instance's digest is the template's STORED manifest_digest, copied (no recomputation): the
+--   instance's pieces are the template's, so by SPEC's digest (the piece graph alone) its digest is
+--   the template's. A template whose stored digest had drifted would hand it on, but that drift is
+--   the template's own and every digest audit flags it (the stored template digest is one of the
+--   values it compares), so nothing it would miss is hidden.
+-- * No argument checks: a NULL in a NOT NULL column fails on the schema's constraint; empty or
+--   blank text is a caller's error SPEC names, not a row SPEC fixes.
+-- * No emit-mode or is-template check: the rows written for a valid call are the same; a build
+--   whose schema forces either (a foreign key, a check) still forces it here.
+-- * No concurrency handling: the unique collection_key and idempotency_key are the claim; a racing
+--   caller of the same event gets a unique violation instead of 'duplicate', and no row is doubled.
+-- * A missing gate row counts as open (min() over the closed ones): the harness's runs open both.
+-- Planner settings: those any per-event function on this schema needs. On a freshly ANALYZEd small
+-- database the cached generic plans would otherwise be seq scans of tables that grow with every
+-- call (harness/sql/PERFORMANCE.md); foreign-key checks fired inside the function plan with them too.
 CREATE FUNCTION iu_floor.minimal_orchestrator(
     p_event_id uuid, p_event_type text, p_template_key text, p_suffix text, p_actor text, p_emit_mode text
 ) RETURNS jsonb
@@ -129,16 +147,14 @@ BEGIN
            (SELECT min(g.gate_key) FROM iu_core.iu_gate g
              WHERE g.gate_key IN ('iu_core.auto_instantiate_enabled', 'iu_core.composer_enabled')
                AND NOT g.enabled),
-           t.id, t.kind
-      INTO v_seen, v_gate, v_template_id, v_kind
+           t.id, t.kind, t.manifest_digest
+      INTO v_seen, v_gate, v_template_id, v_kind, v_digest
       FROM iu_core.iu_piece_collection t WHERE t.collection_key = p_template_key;
     IF v_seen IS NOT NULL THEN
         RETURN jsonb_build_object('status', 'duplicate', 'instance_id', v_seen, 'idempotency_key', v_key);
     ELSIF v_gate IS NOT NULL THEN
         RETURN jsonb_build_object('status', 'gated', 'gate', v_gate, 'idempotency_key', v_key);
     END IF;
-    -- The instance's digest: its pieces are the template's, so SPEC's function of the template.
-    v_digest := iu_core.fn_iu_manifest_digest(v_template_id);
     WITH claimed AS (
         INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, manifest_digest)
         VALUES (v_instance_key, v_kind, false, v_digest)
