@@ -23,14 +23,15 @@ BEGIN
     IF p_value IS NULL THEN
         v_blank := true;
     ELSIF getdatabaseencoding() = 'UTF8' THEN
+        -- chr(11), not E'\v': PostgreSQL 15 reads E'\v' as a plain 'v' (16 added the escape).
         -- chr() rather than E'\u....': plpgsql lexes escapes when the function is
         -- created, chr() only when this branch first runs (then folded into its plan).
-        v_blank := btrim(p_value, E' \t\n\v\f\r' || chr(133) || chr(160) || chr(5760)
+        v_blank := btrim(p_value, E' \t\n\f\r' || chr(11) || chr(133) || chr(160) || chr(5760)
                                   || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197)
                                   || chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202)
                                   || chr(8232) || chr(8233) || chr(8239) || chr(8287) || chr(12288)) = '';
     ELSE
-        v_blank := btrim(p_value, E' \t\n\v\f\r') = '';
+        v_blank := btrim(p_value, E' \t\n\f\r' || chr(11)) = '';
     END IF;
     IF v_blank THEN
         RAISE EXCEPTION '%: argument % is required, got %', p_function, p_argument, quote_nullable(p_value)

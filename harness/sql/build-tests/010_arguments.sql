@@ -12,7 +12,7 @@ SELECT pg_temp.expect_error(format('SELECT iu_core.fn_iu_require_text(%L, %L, %L
                     8200, 8201, 8202, 8232, 8233, 8239, 8287, 12288]) AS code
  WHERE getdatabaseencoding() = 'UTF8' OR code < 128;
 SELECT pg_temp.expect_error(format('SELECT iu_core.fn_iu_require_text(%L, %L, %L)', 'f', 'a',
-                                   E' \t\n\v\f\r' || chr(160) || chr(12288)), 'IU001')
+                                   E' \t\n\f\r' || chr(11) || chr(160) || chr(12288)), 'IU001')
  WHERE getdatabaseencoding() = 'UTF8';
 
 -- Neighbours of the blank ones are text; so are format characters (zero-width space, BOM).
@@ -20,6 +20,7 @@ SELECT iu_core.fn_iu_require_text('f', 'a', chr(code))
   FROM unnest(ARRAY[33, 134, 161, 5761, 8203, 8234, 8240, 8288, 12289, 65279]) AS code
  WHERE getdatabaseencoding() = 'UTF8' OR code < 128;
 SELECT iu_core.fn_iu_require_text('f', 'a', '  x  ');
+SELECT iu_core.fn_iu_require_text('f', 'a', 'v');  -- PostgreSQL 15 reads E'\v' as 'v': a blank set written so refused it
 
 -- The limit: 512 characters by default, or the one given; characters, not bytes.
 SELECT iu_core.fn_iu_require_text('f', 'a', repeat('x', 512));
