@@ -79,7 +79,7 @@ def _post(ctx: RunContext) -> Snapshot:
 
 
 def _rows(ctx: RunContext, query: str | sql.Composable, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    cur = ctx.conn.execute(query, params)
+    cur = ctx.conn.execute(query, params)  # type: ignore[arg-type]  # psycopg: SQL | Composed
     names = [d.name for d in cur.description or []]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
