@@ -177,37 +177,29 @@ BEGIN
             'instance_digest', NULL, 'digest_match', NULL);
     END IF;
 
-    -- The instance's digest is its template's stored one: the instance's pieces are
-    -- the template's own rows, and the digest is of the piece graph alone. A template
-    -- stored without a digest gets it recomputed here from its piece rows. A template
-    -- whose stored digest has drifted from its pieces hands that digest on; the
-    -- digest audit (v_iu_digest_audit) reports the template and every such instance
-    -- as drift. Recomputing on every call (so that digest_match could report the
-    -- drift at once) cost ~15 % of an 'ok' call, mostly in setting up its subquery
-    -- (PERFORMANCE.md).
-    IF v_template_digest IS NULL AND NOT v_logged THEN
-        SELECT iu_core.fn_iu_piece_graph_digest(
-                   string_agg(iu_core.fn_iu_piece_graph_line(m.position, m.iu_id, i.content_hash), '|'
-                              ORDER BY m.position))
-          INTO v_template_digest
-          FROM iu_core.iu_piece_membership m
-          JOIN iu_core.iu i ON i.id = m.iu_id
-         WHERE m.collection_id = v_template_id;
-    END IF;
-
-    -- Every row of the call in one statement: the instance collection, its
-    -- memberships (the template's own IUs); lineage (origin 'auto'; the endpoints
-    -- are known good here: a template, an instance just created) and the log row.
-    -- The INSERT ... ON CONFLICT of the instance key is the claim that serializes
-    -- concurrent callers of one key: when it is taken, nothing of this call is
-    -- written. Memberships and lineage may precede their collection in the statement
-    -- because foreign-key checks run at its end.
+    -- Every row of the call in one statement: the instance collection, with its
+    -- digest computed from the template's piece rows as this statement sees them
+    -- (one snapshot: the very rows it copies); its memberships (the template's own
+    -- IUs); lineage (origin 'auto'; the endpoints are known good here: a template,
+    -- an instance just created) and the log row. The INSERT ... ON CONFLICT of the
+    -- instance key is the claim that serializes concurrent callers of one key: when
+    -- it is taken, nothing of this call is written. Memberships and lineage may
+    -- precede their collection in the statement because foreign-key checks run at
+    -- its end. The template's digest, when it was stored without one, is its
+    -- recomputation: the digest of these same pieces.
     IF NOT v_logged THEN
         WITH claimed AS (
             INSERT INTO iu_core.iu_piece_collection (collection_key, kind, is_template, manifest_digest, created_by)
-            VALUES (v_instance_key, v_kind, false, v_template_digest, p_actor)
+            SELECT v_instance_key, v_kind, false,
+                   iu_core.fn_iu_piece_graph_digest(
+                       (SELECT string_agg(iu_core.fn_iu_piece_graph_line(m.position, m.iu_id, i.content_hash), '|'
+                                          ORDER BY m.position)
+                          FROM iu_core.iu_piece_membership m
+                          JOIN iu_core.iu i ON i.id = m.iu_id
+                         WHERE m.collection_id = v_template_id)),
+                   p_actor
             ON CONFLICT (collection_key) DO NOTHING
-            RETURNING id
+            RETURNING id, manifest_digest
         ), members AS (
             INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position)
             SELECT c.id, m.iu_id, m.position
@@ -222,10 +214,10 @@ BEGIN
                 (event_id, event_type, template_collection_key, instance_collection_id, actor, emit_mode,
                  idempotency_key, template_digest, instance_digest)
             SELECT p_event_id, p_event_type, p_template_key, c.id, p_actor, p_emit_mode,
-                   v_idempotency_key, v_template_digest, v_template_digest
+                   v_idempotency_key, coalesce(v_template_digest, c.manifest_digest), c.manifest_digest
               FROM claimed c
         )
-        SELECT c.id INTO v_instance_id FROM claimed c;
+        SELECT c.id, c.manifest_digest INTO v_instance_id, v_instance_digest FROM claimed c;
     END IF;
     IF v_instance_id IS NULL THEN
         -- The key is in the log: the lookup saw it, or it was taken meanwhile (the
@@ -250,9 +242,10 @@ BEGIN
                   HINT = 'each event needs its own suffix';
     END IF;
 
+    v_template_digest := coalesce(v_template_digest, v_instance_digest);
     RETURN jsonb_build_object(
         'status', 'ok', 'instance_id', v_instance_id, 'instance_key', v_instance_key,
         'idempotency_key', v_idempotency_key, 'template_digest', v_template_digest,
-        'instance_digest', v_template_digest, 'digest_match', true);
+        'instance_digest', v_instance_digest, 'digest_match', v_template_digest = v_instance_digest);
 END;
 $$;
