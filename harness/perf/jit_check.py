@@ -1,7 +1,7 @@
 """Does any statement of an orchestrator call get JIT-compiled? (a planner setting such as
 `enable_seqscan = off` adds its disable cost to a plan's estimate, which could cross jit_above_cost)
 
-    .venv/bin/python scripts/jit_check.py --pg 15 --n 2000
+    .venv/bin/python -m harness.perf.jit_check --pg 15 --n 2000
 
 Starts a throwaway server with pg_stat_statements (track = all), runs the build's orchestrator and
 the minimal one on fresh clones, and prints the server's JIT and planner settings, each pass's

@@ -1,6 +1,6 @@
 """Side by side: the build's orchestrator against the minimal one, on one throwaway server.
 
-    .venv/bin/python scripts/side_by_side.py --pg 17 --n 1000,100000 --runs 3 [--minimal-from main]
+    .venv/bin/python -m harness.perf.side_by_side --pg 17 --n 1000,100000 --runs 3 [--minimal-from main]
 
 Per N and per run: each orchestrator timed on its own fresh clone of the scenario's baseline, in the
 order minimal, build, build, minimal (harness/perf/floors.py's SIDE_BY_SIDE_ORDER; a side is the mean of its
