@@ -80,7 +80,10 @@ BEGIN
         ($q$INSERT INTO iu_core.iu_auto_instantiate_event_log (event_id, event_type, template_collection_key,
                instance_collection_id, actor, emit_mode, idempotency_key, template_digest, instance_digest)
                VALUES (gen_random_uuid(), 'e', 't', '$q$ || v_instance || $q$', 'a', 'bogus', 'iu-build-test:k-c6', 'x', 'x')$q$, '23503'),
-        ($q$DELETE FROM iu_core.iu_piece_collection WHERE id = '$q$ || v_template || $q$'$q$, '23503'),
+        -- a referenced row deleted against ON DELETE RESTRICT: PostgreSQL 18 reports it as
+        -- restrict_violation (23001), earlier majors as foreign_key_violation (23503)
+        ($q$DELETE FROM iu_core.iu_piece_collection WHERE id = '$q$ || v_template || $q$'$q$,
+         CASE WHEN current_setting('server_version_num')::int >= 180000 THEN '23001' ELSE '23503' END),
         -- CHECK
         ($q$INSERT INTO iu_core.iu_piece_collection (collection_key, kind) VALUES ('iu-build-test:c-c5', 'folder')$q$, '23514'),
         ($q$INSERT INTO iu_core.iu_piece_membership (collection_id, iu_id, position) VALUES ('$q$ || v_instance || $q$', '$q$ || v_iu || $q$', 0)$q$, '23514'),
