@@ -39,3 +39,14 @@ def test_a_sweep_without_floors_has_none(iu_session: HarnessSession, tmp_path: P
     assert sweep.held and sweep.report is None  # one N: no sweep report
     assert sweep.runs[0].floors is None and sweep.points[0].floor_n is None
     assert "floor_sample_n" not in json.loads((tmp_path / "seed-50000x-03-n20.json").read_text())["timings"]
+
+
+def test_the_environment_records_the_servers_jit_and_planner_settings(iu_session: HarnessSession) -> None:
+    """Issue 24: a report says whether JIT could start and what moves cost estimates, read from the server."""
+    environment = describe_environment(iu_session)
+    with iu_session.server.connect() as conn:
+        for name in ("jit", "jit_above_cost", "enable_seqscan", "plan_cache_mode"):
+            (value,) = conn.execute("SELECT current_setting(%s)", [name]).fetchone()  # type: ignore[misc]
+            assert environment[f"server.{name}"] == value, name
+        (available,) = conn.execute("SELECT pg_jit_available()::text").fetchone()  # type: ignore[misc]
+    assert environment["server.pg_jit_available"] == available in ("true", "false")

@@ -15,13 +15,12 @@ import argparse
 
 from harness.config import resolve_config
 from harness.databases.pool import DatabasePool
+from harness.environment import planner_settings
 from harness.perf.call_profile import PROFILE_SETTINGS
 from harness.perf.floors import time_minimal_orchestrator, time_orchestrator
 from harness.scenarios.scenario import load_scenario
 from harness.servers.embedded import EmbeddedServer
 
-SETTINGS = ("server_version", "jit", "jit_above_cost", "jit_inline_above_cost", "jit_optimize_above_cost",
-            "enable_seqscan", "plan_cache_mode", "random_page_cost")
 JITTED_SQL = """
 SELECT sum(calls)::bigint, sum(jit_functions)::bigint, round(sum(jit_generation_time + jit_inlining_time
        + jit_optimization_time + jit_emission_time)::numeric, 1),
@@ -44,8 +43,7 @@ def main() -> None:
             database = pool.clone(scenario.baseline)
             with database.connect(autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                shown = {s: conn.execute(f"SHOW {s}").fetchone()[0] for s in SETTINGS}  # type: ignore[index]
-                jit_ok = conn.execute("SELECT pg_jit_available()").fetchone()[0]  # type: ignore[index]
+                shown = {"server_version": str(conn.info.server_version), **planner_settings(conn)}
                 conn.execute("SELECT pg_stat_statements_reset()")
             seconds = timer(database, scenario, args.n)
             with database.connect(autocommit=True) as conn:
@@ -53,7 +51,7 @@ def main() -> None:
             print(f"{name}: {seconds / args.n * 1e6:.1f} us/call; statements executed {calls}, JIT-compiled "
                   f"statements {jitted}, JIT functions {functions}, JIT time {jit_ms} ms")
             pool.drop(database.name)
-        print("server:", ", ".join(f"{k}={v}" for k, v in shown.items()), f"pg_jit_available={jit_ok}")
+        print("server:", ", ".join(f"{k}={v}" for k, v in shown.items()))
     finally:
         pool.close()
         server.stop()

@@ -21,6 +21,7 @@ import psycopg
 
 from harness.config import resolve_config
 from harness.databases.pool import Database, DatabasePool
+from harness.environment import planner_settings
 from harness.perf.floors import (
     BUILD_AT_SAMPLE,
     FLOOR_KINDS,
@@ -76,9 +77,6 @@ def minimal_sql_at(rev: str) -> str:
     return str(eval(compile(ast.Expression(value), f"{rev}:{path}", "eval"), {"INSTANCE_KEY_SQL": INSTANCE_KEY_SQL}))
 
 
-SETTINGS = ("server_version", "jit", "jit_provider", "jit_above_cost", "jit_inline_above_cost",
-            "jit_optimize_above_cost", "random_page_cost", "shared_buffers", "work_mem", "enable_seqscan",
-            "plan_cache_mode")
 
 
 def main() -> None:
@@ -100,9 +98,8 @@ def main() -> None:
     pool = DatabasePool(server, resolve_config())
     try:
         with pool.clone(scenario.baseline).connect(autocommit=True) as conn:
-            shown = {name: conn.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}  # type: ignore[index]
-            jit_ok = conn.execute("SELECT pg_jit_available()").fetchone()[0]  # type: ignore[index]
-        print("server:", ", ".join(f"{k}={v}" for k, v in shown.items()), f"pg_jit_available={jit_ok}")
+            shown = {"server_version": str(conn.info.server_version), **planner_settings(conn)}
+        print("server:", ", ".join(f"{k}={v}" for k, v in shown.items()))
         timers = {FLOOR_KINDS[1]: partial(timed_calls, function=MINIMAL_FUNCTION, setup_sql=minimal_sql),
                   BUILD_AT_SAMPLE: partial(timed_calls, function=ORCHESTRATOR, setup_sql=None)}
         for n in sizes:
