@@ -41,8 +41,8 @@ class Invariant:
     description: str
     check: Check
     applies: Callable[[RunContext], bool] | None = None
-    #: Runs after its phase's other checks (it waits for a read the runner started in the background,
-    #: such as the digest audit); results keep the registry's order.
+    #: Runs after its phase's other checks (it reads what the runner reads once after them, such as
+    #: the digest audit); results keep the registry's order.
     deferred: bool = False
     #: The contract clauses it exercises (ids of harness/docs/contract.md): the traceability matrix.
     covers: tuple[str, ...] = ()

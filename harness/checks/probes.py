@@ -735,7 +735,10 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
         evidence["actor_alone"] = {"status": _get(default, "status"),
                                    "unchanged": not db_state.written(before_default, db_state.writes(conn))}
         (dry,) = conn.execute(ROLLBACK_SQL, (actor, True)).fetchone()  # type: ignore[misc]
-        before, before_rows = db_state.table_counts(conn), db_state.fingerprint(conn)
+        # The whole database is fingerprinted (every row: seconds at 1,000,000 instances) only for a
+        # build that refuses this call, the one case that reads it.
+        before = db_state.table_counts(conn)
+        before_rows = db_state.fingerprint(conn) if _refuses(conn, ROLLBACK_SQL, (actor, False)) else None
         refused: dict[str, Any] | None = None
         real: Any = None
         try:
@@ -765,7 +768,9 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
                      WHERE l.actor = ANY (%(look)s)) = cardinality(%(look)s) AS look_alike_actors""",
                        {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values()),
                         "lo": lineage_only, "t": template_id, "tp": template_pieces})[0]
-        changed_nothing = refused is not None and db_state.fingerprint(conn) == before_rows
+        changed_nothing: bool | str = refused is not None and db_state.fingerprint(conn) == before_rows
+        if refused is not None and before_rows is None:
+            changed_nothing = "not measured: the same call did not refuse when first tried"
     counted = {k: {"would": _get(dry, f"would_delete_{k}"), "deleted": _get(real, f"deleted_{k}"),
                    "disappeared": before[COUNTED_TABLES[k]] - after[COUNTED_TABLES[k]]} for k in WOULD_DELETE}
     if planted["other_actors_log_row"] is not True:  # nothing of another actor's to spare
@@ -779,7 +784,7 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
         # Only the planted rows (no SPEC function writes them) may make a build refuse; refusing changes
         # nothing, so it touches nothing SPEC protects. What the real run deletes is then left to
         # rollback_restores_pre_state, on the run's own rows.
-        accepted = changed_nothing and any(v is True for v in planted.values())
+        accepted = changed_nothing is True and any(v is True for v in planted.values())
         evidence["real"] = {"refused": refused, "changed_nothing": changed_nothing,
                             "accepted": REFUSAL_ACCEPTED if accepted else False}
         return calls_ok and accepted and spared["look_alike_actors"], evidence
@@ -791,6 +796,16 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
                         "other_actors_auto_lineage", "template_whole") if k in spared]
     passed = calls_ok and _get(real, "status") == "ok" and honest and all(spared[k] for k in held)
     return passed, evidence
+
+
+def _refuses(conn: psycopg.Connection, query: str, params: tuple[Any, ...]) -> bool:
+    """Whether `query` raises here: tried in a savepoint that is undone either way."""
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(query, params)
+    except psycopg.Error:
+        return True
+    return False
 
 
 def _get(answer: Any, key: str) -> Any:

@@ -57,17 +57,17 @@ class RunContext:
     pieces: dict[str, int] = field(default_factory=dict)
     facts: RunFacts = field(default_factory=RunFacts)
     clones: Clones | None = None
-    #: Whole-database reads the runner started on connections of their own (they run while the
-    #: checks that do not need them do); by name, see `read`.
+    #: Whole-database reads the runner makes once, after the checks that do not need them (the
+    #: digest audit, the build's audit view), for the deferred checks that do; by name, see `read`.
     background: dict[str, Future[Any]] = field(default_factory=dict)
 
     def read(self, name: str, compute: Callable[[psycopg.Connection], T]) -> T:
-        """The background read `name` (waiting for it; its error is raised here), or `compute` on conn now."""
+        """The runner's read `name` (waiting for it; its error is raised here), or `compute` on conn now."""
         future = self.background.get(name)
         return future.result() if future is not None else compute(self.conn)
 
     def digest_audit(self) -> DigestAudit:
-        """The harness's digest audit after COMMIT (the runner's background read, waited for here)."""
+        """The harness's digest audit after COMMIT (the runner's read, see `read`)."""
         if self.facts.digest_audit is None:
             self.facts.digest_audit = DigestAudit.of(
                 self.read("digest_audit", lambda conn: db_state.digest_audit(conn, self.scenario.actor)))

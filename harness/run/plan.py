@@ -43,12 +43,16 @@ SELECT seq, {function}(event_id, %(event_type)s, template_key, suffix, %(actor)s
 CALLS_TABLE, REPLAY_TABLE = "iu_run_calls", "iu_run_replay"
 
 
-def create_plan(conn: psycopg.Connection, scenario: Scenario, n: int) -> None:
-    """The scenario's N events in pg_temp.iu_run_plan, and the empty tables their answers go to."""
+def create_plan(conn: psycopg.Connection, scenario: Scenario, n: int, *, calls_copied: bool = False) -> None:
+    """The scenario's N events in pg_temp.iu_run_plan, and the empty tables their answers go to.
+
+    `calls_copied`: pg_temp.iu_run_calls already holds the answers (copied from the run's session
+    without a key, which is faster to fill): it is kept and given its primary key.
+    """
     plan = scenario.counts_at(n)
     parts = [item.suffix_parts for item, _ in plan]
-    conn.execute("DROP TABLE IF EXISTS pg_temp.iu_run_plan, pg_temp.iu_run_calls, "
-                 "pg_temp.iu_run_replay, pg_temp.iu_run_dry_targets")
+    conn.execute("DROP TABLE IF EXISTS pg_temp.iu_run_plan, pg_temp.iu_run_replay, pg_temp.iu_run_dry_targets"
+                 + ("" if calls_copied else ", pg_temp.iu_run_calls"))
     conn.execute(PLAN_SQL, {
         "scenario": scenario.name,
         "templates": [item.template for item, _ in plan],
@@ -57,7 +61,9 @@ def create_plan(conn: psycopg.Connection, scenario: Scenario, n: int) -> None:
         "bases": [item.event_id_base for item, _ in plan],
     })
     conn.execute("ALTER TABLE pg_temp.iu_run_plan ADD PRIMARY KEY (seq)")
-    for table in (CALLS_TABLE, REPLAY_TABLE):
+    if calls_copied:
+        conn.execute(f"ALTER TABLE pg_temp.{CALLS_TABLE} ADD PRIMARY KEY (seq)")
+    for table in (REPLAY_TABLE,) if calls_copied else (CALLS_TABLE, REPLAY_TABLE):
         conn.execute(f"CREATE TEMP TABLE {table} (seq int PRIMARY KEY, result jsonb)")
     conn.execute("CREATE TEMP TABLE iu_run_dry_targets (ord int PRIMARY KEY, id uuid)")
 

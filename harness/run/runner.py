@@ -2,9 +2,14 @@
 
 Steps (each followed by the invariants of its phase):
   pre snapshot -> [one transaction: open gates, orchestrator per event, close
-  gates, in_tx checks, COMMIT] -> post_commit checks -> probes (refused calls in
-  a rolled-back transaction, a race on a throwaway clone) -> replay every event
-  (replay) -> dry-run rollback (rollback_dry_run) -> real rollback (rollback).
+  gates, in_tx checks, COMMIT] -> then two streams at once (`_Run.after_commit`):
+    * a second session, in a snapshot of what COMMIT left: dry-run rollback
+      (rollback_dry_run) -> post_commit checks -> digest audit, audit view ->
+      the deferred post_commit checks;
+    * the run's session: probes (refused calls in a rolled-back transaction, a
+      race on a throwaway clone) -> replay every event (replay) -> once the dry
+      run is done, the real rollback (rollback).
+  Results are listed phase by phase whatever the interleaving.
 Only SPEC section 1 names are read or called (see harness/checks/conformance.py).
 The events are generated in SQL from the scenario (a temp plan table), and the
 orchestrator is called by INSERT ... SELECT over chunks of that plan, so
@@ -14,10 +19,12 @@ nothing proportional to N is held in Python.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -68,24 +75,27 @@ class _Run:
         self.results: list[InvariantResult] = []
         self.not_run: dict[str, str] = {}
         self.timings: dict[str, float] = {}
-        self.reading: list[psycopg.Connection] = []  # the background reads' connections, while they read
+        self.reading: list[psycopg.Connection] = []  # the post-commit session, while it reads
+        self.post_taken = threading.Event()  # set by the post-commit stream (after_commit)
+        self.dry_run_done = threading.Event()
         self.checks: dict[str, Invariant] = all_checks()
 
-    def check_phase(self, phase: str, *, deferred: bool | None = None) -> None:
-        """Run the phase's checks (with `deferred`, only those whose flag is that)."""
+    def check_phase(self, phase: str, *, deferred: bool | None = None, ctx: RunContext | None = None) -> None:
+        """Run the phase's checks (with `deferred`, only those whose flag is that), on `ctx` (default the run's)."""
+        ctx = ctx or self.ctx
         for inv in checks_for(phase, self.checks):
-            if inv.applies is not None and not inv.applies(self.ctx):
+            if inv.applies is not None and not inv.applies(ctx):
                 continue
             if deferred is not None and inv.deferred != deferred:
                 continue
             began = time.perf_counter()
             try:
-                # A savepoint inside the scenario's transaction keeps a failing check contained.
-                if self.ctx.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    with self.ctx.conn.transaction():
-                        passed, evidence = inv.check(self.ctx)
+                # A savepoint inside the scenario's (or the snapshot's) transaction keeps a failing check contained.
+                if ctx.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    with ctx.conn.transaction():
+                        passed, evidence = inv.check(ctx)
                 else:
-                    passed, evidence = inv.check(self.ctx)
+                    passed, evidence = inv.check(ctx)
             except CheckNotRun as exc:
                 self.not_run[inv.name] = str(exc)
                 continue
@@ -94,59 +104,124 @@ class _Run:
                 passed, evidence = False, {"check_raised": _error_evidence(exc)}
             finally:
                 # Where the harness's own time goes (the report's JSON keeps it per check).
-                self.ctx.facts.check_seconds[inv.name] = round(time.perf_counter() - began, 4)
+                ctx.facts.check_seconds[inv.name] = round(time.perf_counter() - began, 4)
             self.results.append(InvariantResult(inv.name, phase, inv.description, bool(passed), evidence))
 
-    def order_phase(self, phase: str) -> None:
-        """The phase's results (the last ones) in the registry's order, however they were run."""
-        order = {inv.name: k for k, inv in enumerate(checks_for(phase, self.checks))}
-        mine = [r for r in self.results if r.phase == phase]
-        self.results = [r for r in self.results if r.phase != phase] + sorted(
-            mine, key=lambda r: order.get(r.name, len(order)))
+    def order_results(self) -> None:
+        """Results in PHASES order, each phase in the registry's order, however they were run (the
+        post-commit checks run beside the probes, the replay and the rollbacks)."""
+        rank = {name: (k, j) for k, phase in enumerate(PHASES)
+                for j, name in enumerate(inv.name for inv in checks_for(phase, self.checks))}
+        self.results.sort(key=lambda r: (PHASES.index(r.phase) if r.phase in PHASES else len(PHASES),
+                                         rank.get(r.name, (0, len(rank)))[1]))
 
-    def start_background_reads(self) -> ThreadPoolExecutor:
-        """The two whole-database digest recomputations (the harness's audit, the build's own view),
-        each on a connection of its own, while the post-commit checks that need neither run on the
-        run's connection: nothing writes until those checks are done (the probes come after)."""
-        ctx = self.ctx
-        executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="iu-harness-read")
-
-        def read(name: str, compute: Callable[[psycopg.Connection], Any]) -> Any:
-            began = time.perf_counter()
-            try:
-                with ctx.database.connect(autocommit=True) as conn:
-                    self.reading.append(conn)
-                    try:
-                        return compute(conn)
-                    finally:
-                        self.reading.remove(conn)
-            finally:
-                self.timings[f"{name}_s"] = time.perf_counter() - began
-
-        ctx.background["digest_audit"] = executor.submit(
-            read, "digest_audit", lambda conn: db_state.digest_audit(conn, ctx.scenario.actor))
-        ctx.background["build_digest_view"] = executor.submit(read, "digest_view", db_state.build_digest_view)
-        return executor
-
-    def cancel_background_reads(self) -> None:
-        """On an error or a signal: cancel the reads still running rather than wait for them."""
+    def cancel_reads(self) -> None:
+        """On an error or a signal: cancel the post-commit reads still running rather than wait for them."""
         for conn in list(self.reading):
             with contextlib.suppress(psycopg.Error):  # already done or gone
                 conn.cancel()
+
+    def after_commit(self, rollback: bool) -> None:
+        """Everything after COMMIT, in two streams that do not wait for each other:
+
+        - the dry run, the post-commit checks, the digest audit and the read of the build's audit view,
+          one after another on a session of their own, in a REPEATABLE READ transaction begun right
+          after COMMIT (the run's answers are copied into that session's temp tables first);
+        - on the run's session meanwhile: the probes, the replay and (once the dry run is done) the
+          real rollback, each as before. What they commit (gates toggled back, a faulty replay's writes, the
+          rollback's deletes) is not in the other session's snapshot, so every post-commit check reads
+          the state the scenario committed however the two streams interleave.
+
+        One session each: on 2 cores a third stream (the audit beside the checks, as before) only slows
+        the run's session, whose replay and rollback are the longer stream at any N.
+        """
+        ctx, n = self.ctx, self.ctx.n
+        self.progress("post-commit checks", n, n)
+        began = time.perf_counter()
+        with ctx.database.connect(autocommit=True) as reader:
+            # Begun here, ended by the post-commit stream itself (post_commit_checks): whatever locks
+            # a build's dry run takes there are released when that stream ends, never waited for by
+            # this thread's real rollback while this thread holds the transaction open.
+            reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            reader.execute("SELECT 1")  # takes the snapshot: the committed run, before anything else commits
+            try:  # the one step the run's session waits for: its answers, copied (the rest is the stream's)
+                reader.execute(f"CREATE TEMP TABLE {CALLS_TABLE} (seq int, result jsonb)")
+                copy_table(ctx.conn, reader, CALLS_TABLE)
+            except BaseException:
+                reader.execute("ROLLBACK")
+                raise
+            self.timings["post_commit_copy_s"] = time.perf_counter() - began
+            self.reading.append(reader)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iu-harness-check") as checking:
+                checked = checking.submit(self.post_commit_checks, dataclasses.replace(ctx, conn=reader))
+                try:
+                    self.progress("probes", n, n)
+                    self.check_phase("probe")
+                    _replay(self)
+                    if rollback:
+                        self.progress("rollback", n, n)
+                        self.dry_run_done.wait()  # a dry run in this snapshot must not meet the deletes
+                        _real_rollback(self)
+                    self.progress("post-commit checks", n, n)
+                    checked.result()
+                except BaseException:
+                    self.cancel_reads()
+                    raise
+                finally:
+                    self.reading.remove(reader)
+        self.order_results()
+
+    def post_commit_checks(self, ctx: RunContext) -> None:
+        """On `ctx` (the snapshot's session): the dry run, the post-commit checks, then the two
+        whole-database digest recomputations (the harness's audit, the build's own view) that the
+        deferred ones read."""
+        began = time.perf_counter()
+        try:
+            try:  # the post-commit counts first: the replay's check (on the other stream) compares with them
+                create_plan(ctx.conn, ctx.scenario, ctx.n, calls_copied=True)
+                ctx.facts.post = self.snapshot(post=True, conn=ctx.conn)
+            finally:
+                self.post_taken.set()
+            # Then the dry run, which the real rollback (on the other stream) must not overtake.
+            try:
+                _dry_run(self, ctx)
+            finally:
+                self.dry_run_done.set()
+            ctx.conn.execute("ANALYZE pg_temp.iu_run_plan, pg_temp.iu_run_calls")
+            self.check_phase("post_commit", deferred=False, ctx=ctx)
+            for name, compute in (("digest_audit", lambda conn: db_state.digest_audit(conn, ctx.scenario.actor)),
+                                  ("build_digest_view", db_state.build_digest_view)):
+                read_began = time.perf_counter()
+                ctx.background[name] = done = Future[Any]()
+                try:
+                    with ctx.conn.transaction():  # a savepoint: a failed read leaves the snapshot usable
+                        done.set_result(compute(ctx.conn))
+                except Exception as exc:  # raised where a check reads it, which then fails with it
+                    _raise_if_out_of_space(exc)
+                    done.set_exception(exc)
+                self.timings[f"{name}_s"] = time.perf_counter() - read_began
+            ctx.digest_audit()
+            self.check_phase("post_commit", deferred=True, ctx=ctx)
+        finally:
+            self.post_taken.set()  # also when the stream failed before these
+            self.dry_run_done.set()
+            with contextlib.suppress(psycopg.Error):  # cancelled, or the session is gone: nothing to keep
+                ctx.conn.execute("ROLLBACK")  # it wrote only its temp tables' rows and statistics
+            self.timings["post_commit_s"] = time.perf_counter() - began
 
     def step_failed(self, name: str, description: str, phase: str, exc: BaseException) -> None:
         _raise_if_out_of_space(exc)
         self.results.append(InvariantResult(name, phase, description, False, _error_evidence(exc)))
 
-    def snapshot(self, *, post: bool = False) -> Snapshot:
+    def snapshot(self, *, post: bool = False, conn: psycopg.Connection | None = None) -> Snapshot:
         """Counts, views, per-actor rows and the fingerprint of every SPEC table (before the run and
         after its rollback, which are compared row for row).
 
         After COMMIT (`post`) the tables the run grows are not fingerprinted (no check compares
         them: the replay and the dry run prove "nothing written" by write counters), nor are the
-        per-actor rows read; the digest audit is added by the runner (a background read).
+        per-actor rows read; the digest audit is added by the runner (post_commit_checks).
         """
-        conn = self.ctx.conn
+        conn = conn or self.ctx.conn
         began = time.perf_counter()
         tables: tuple[str, ...] = SPEC_TABLES
         if post:
@@ -259,30 +334,10 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
         committed = _deliver_with_workers(run) if scenario.workers else _scenario_transaction(run)
 
         if committed:
-            run.progress("post-commit checks", n, n)
             # Temp tables get no statistics of their own; with them the checks' joins of 1,000,000
             # plan and call rows plan without spilling batches (about 30 % less time at 1M).
             conn.execute("ANALYZE pg_temp.iu_run_plan, pg_temp.iu_run_calls")
-            reads = run.start_background_reads()
-            try:
-                ctx.facts.post = run.snapshot(post=True)
-                run.check_phase("post_commit", deferred=False)
-                ctx.digest_audit()  # the deferred checks' read: waited for here, recorded for the report
-                run.check_phase("post_commit", deferred=True)
-                run.order_phase("post_commit")
-            except BaseException:
-                run.cancel_background_reads()
-                raise
-            finally:
-                reads.shutdown(wait=True, cancel_futures=True)
-            run.progress("probes", n, n)
-            run.check_phase("probe")
-            _replay(run)
-            run.progress("rollback dry run", n, n)
-            _dry_run(run)
-            if rollback:
-                run.progress("rollback", n, n)
-                _real_rollback(run)
+            run.after_commit(rollback)
         else:
             # What a failed transaction left: the counts (they should equal the pre-run ones).
             ctx.facts.post = Snapshot(counts=db_state.table_counts(conn))
@@ -305,6 +360,15 @@ def run_scenario(database: Database, scenario: Scenario, n: int, *, rollback: bo
             workers.drop(conn)
         return RunResult(scenario, n, run.results, ctx.facts, run.timings, ctx.plan, ctx.pieces, not_run,
                          dict(run.not_run))
+
+
+def copy_table(source: psycopg.Connection, target: psycopg.Connection, table: str) -> None:
+    """Stream pg_temp.`table` from one session into the same (empty) table of another, block by block
+    (binary COPY: nothing of size N is held in Python)."""
+    with source.cursor().copy(f"COPY pg_temp.{table} TO STDOUT (FORMAT binary)") as rows, \
+            target.cursor().copy(f"COPY pg_temp.{table} FROM STDIN (FORMAT binary)") as into:
+        for block in rows:
+            into.write(block)
 
 
 def _scenario_transaction(run: _Run) -> bool:
@@ -373,6 +437,7 @@ def _replay(run: _Run) -> None:
     ctx.facts.after_replay = ReplayFacts(db_state.table_counts(ctx.conn), written, watch.method)
     ctx.conn.execute("ANALYZE pg_temp.iu_run_replay")
     run.timings["replay_s"] = time.perf_counter() - began
+    run.post_taken.wait()  # its check compares with the post-commit counts
     run.check_phase("replay")
 
 
@@ -388,14 +453,13 @@ SELECT r.j - 'target_instance_ids', (SELECT count(*) FROM named) FROM r
 """
 
 
-def _dry_run(run: _Run) -> None:
-    """The dry run's target ids go straight from SQL into a temp table: nothing of size N reaches Python."""
-    ctx = run.ctx
+def _dry_run(run: _Run, ctx: RunContext) -> None:
+    """The dry run, on `ctx` (the post-commit session, in the committed state's snapshot). Its target ids
+    go straight from SQL into a temp table: nothing of size N reaches Python."""
     try:
-        with ctx.conn.transaction():  # one transaction: the write counters are per transaction
-            # Nothing ran since the replay's counts, so they are the "before".
-            replayed = ctx.facts.after_replay
-            counts_before = replayed.counts if replayed is not None else db_state.table_counts(ctx.conn)
+        with ctx.conn.transaction():  # a savepoint: the write counters are per (top-level) transaction
+            # The post-commit snapshot's counts are this snapshot's: the "before".
+            counts_before = ctx.facts.post.counts if ctx.facts.post is not None else db_state.table_counts(ctx.conn)
             watch = db_state.watch_writes(ctx.conn)
             result, named = ctx.conn.execute(DRY_RUN_SQL,  # type: ignore[misc]
                                              {"actor": ctx.scenario.actor}).fetchone()
@@ -408,7 +472,7 @@ def _dry_run(run: _Run) -> None:
     summary = {k: v for k, v in result.items() if k != "actor"}
     summary["target_instance_ids"] = f"[{named} uuids]"
     ctx.facts.dry_run = DryRunFacts(result, summary, written, watch.method, counts_before == counts_after)
-    run.check_phase("rollback_dry_run")
+    run.check_phase("rollback_dry_run", ctx=ctx)
 
 
 def _real_rollback(run: _Run) -> None:
