@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from harness.run.context import RunContext
     from harness.run.results import Snapshot
 
-# "probe" runs after the post-commit checks: calls that must be refused, and a race, each
-# leaving the run's database as it found it (a rolled-back transaction, or its own clone).
+# "probe" runs on the run's session while the post-commit checks run on another (harness/run/runner.py):
+# calls that must be refused, and a race, each leaving the run's database as it found it (a rolled-back
+# transaction, or its own clone).
 PHASES = ("in_tx", "post_commit", "probe", "replay", "rollback_dry_run", "rollback")
 SAMPLE_ROWS = 5
 
@@ -361,8 +362,9 @@ def unchanged_tables_identical(ctx: RunContext) -> tuple[bool, Evidence]:
            phase="post_commit",
            description="a new session sees both gates closed after COMMIT")
 def gates_closed_after_commit(ctx: RunContext) -> tuple[bool, Evidence]:
-    with ctx.database.connect(autocommit=True) as fresh:
-        states = db_state.gate_states(fresh)
+    # ctx.conn is the post-commit stream's session: begun after COMMIT, and in the snapshot COMMIT left
+    # (a session opened now would see what the probes, the replay and the rollback commit meanwhile).
+    states = db_state.gate_states(ctx.conn)
     return all(v is False for v in states.values()), {"gates": states}
 
 

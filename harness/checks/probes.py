@@ -1,7 +1,7 @@
 """Probes: calls a correct build must refuse or serialize, made in every scaleout run.
 
-Each probe is a named invariant of the "probe" phase (after the post-commit
-checks) that leaves the run's database as it found it: the refused calls run in
+Each probe is a named invariant of the "probe" phase (on the run's session, while
+the post-commit checks run on another) that leaves the run's database as it found it: the refused calls run in
 a transaction that is always rolled back, and the race runs on a throwaway
 clone of the scenario's baseline. They use SPEC section 1 names only, and judge
 errors by "raised, and nothing written", never by one build's SQLSTATEs.
@@ -768,7 +768,8 @@ def probe_rollback_spares_others(ctx: RunContext) -> tuple[bool, Evidence]:
                      WHERE l.actor = ANY (%(look)s)) = cardinality(%(look)s) AS look_alike_actors""",
                        {"o": other, "s": shared, "m": manual, "i": own, "look": list(look_alikes.values()),
                         "lo": lineage_only, "t": template_id, "tp": template_pieces})[0]
-        changed_nothing: bool | str = refused is not None and db_state.fingerprint(conn) == before_rows
+        changed_nothing: bool | str = (refused is not None and before_rows is not None
+                                       and db_state.fingerprint(conn) == before_rows)
         if refused is not None and before_rows is None:
             changed_nothing = "not measured: the same call did not refuse when first tried"
     counted = {k: {"would": _get(dry, f"would_delete_{k}"), "deleted": _get(real, f"deleted_{k}"),

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import psycopg
@@ -76,7 +76,8 @@ class _Run:
         self.not_run: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         self.reading: list[psycopg.Connection] = []  # the post-commit session, while it reads
-        self.post_taken = threading.Event()  # set by the post-commit stream (after_commit)
+        self.post_taken = threading.Event()  # set by the post-commit stream (post_commit_checks)
+        self.stopping = threading.Event()  # set on an error or a signal: the post-commit stream stops
         self.dry_run_done = threading.Event()
         self.checks: dict[str, Invariant] = all_checks()
 
@@ -84,6 +85,8 @@ class _Run:
         """Run the phase's checks (with `deferred`, only those whose flag is that), on `ctx` (default the run's)."""
         ctx = ctx or self.ctx
         for inv in checks_for(phase, self.checks):
+            if self.stopping.is_set():
+                return
             if inv.applies is not None and not inv.applies(ctx):
                 continue
             if deferred is not None and inv.deferred != deferred:
@@ -116,7 +119,9 @@ class _Run:
                                          rank.get(r.name, (0, len(rank)))[1]))
 
     def cancel_reads(self) -> None:
-        """On an error or a signal: cancel the post-commit reads still running rather than wait for them."""
+        """On an error or a signal: stop the post-commit stream (its checks not yet begun are skipped)
+        and cancel the statement it is running."""
+        self.stopping.set()
         for conn in list(self.reading):
             with contextlib.suppress(psycopg.Error):  # already done or gone
                 conn.cancel()
@@ -148,7 +153,8 @@ class _Run:
                 reader.execute(f"CREATE TEMP TABLE {CALLS_TABLE} (seq int, result jsonb)")
                 copy_table(ctx.conn, reader, CALLS_TABLE)
             except BaseException:
-                reader.execute("ROLLBACK")
+                with contextlib.suppress(psycopg.Error):  # closing the session discards it anyway
+                    reader.execute("ROLLBACK")
                 raise
             self.timings["post_commit_copy_s"] = time.perf_counter() - began
             self.reading.append(reader)
@@ -166,6 +172,9 @@ class _Run:
                     checked.result()
                 except BaseException:
                     self.cancel_reads()
+                    while not checked.done():  # a check may have begun since: cancel until the stream ends
+                        self.cancel_reads()
+                        wait([checked], timeout=0.5)
                     raise
                 finally:
                     self.reading.remove(reader)
@@ -189,8 +198,11 @@ class _Run:
                 self.dry_run_done.set()
             ctx.conn.execute("ANALYZE pg_temp.iu_run_plan, pg_temp.iu_run_calls")
             self.check_phase("post_commit", deferred=False, ctx=ctx)
-            for name, compute in (("digest_audit", lambda conn: db_state.digest_audit(conn, ctx.scenario.actor)),
-                                  ("build_digest_view", db_state.build_digest_view)):
+            for name, timing, compute in (
+                    ("digest_audit", "digest_audit_s", lambda conn: db_state.digest_audit(conn, ctx.scenario.actor)),
+                    ("build_digest_view", "digest_view_s", db_state.build_digest_view)):
+                if self.stopping.is_set():
+                    return
                 read_began = time.perf_counter()
                 ctx.background[name] = done = Future[Any]()
                 try:
@@ -199,7 +211,7 @@ class _Run:
                 except Exception as exc:  # raised where a check reads it, which then fails with it
                     _raise_if_out_of_space(exc)
                     done.set_exception(exc)
-                self.timings[f"{name}_s"] = time.perf_counter() - read_began
+                self.timings[timing] = time.perf_counter() - read_began
             ctx.digest_audit()
             self.check_phase("post_commit", deferred=True, ctx=ctx)
         finally:
