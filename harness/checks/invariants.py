@@ -42,9 +42,6 @@ class Invariant:
     description: str
     check: Check
     applies: Callable[[RunContext], bool] | None = None
-    #: Runs after its phase's other checks (it reads what the runner reads once after them, such as
-    #: the digest audit); results keep the registry's order.
-    deferred: bool = False
     #: The contract clauses it exercises (ids of harness/docs/contract.md): the traceability matrix.
     covers: tuple[str, ...] = ()
     #: What a held result proves, for the report ("{n}" is the run's N); the description when empty.
@@ -57,7 +54,7 @@ class Invariant:
 
 
 def invariant(name: str | None = None, *, phase: str, description: str,
-              applies: Callable[[RunContext], bool] | None = None, deferred: bool = False,
+              applies: Callable[[RunContext], bool] | None = None,
               covers: tuple[str, ...] = (), proves: str = "",
               summarize: Callable[[Evidence], str] | None = None) -> Callable[[Check], Invariant]:
     """Make the decorated function a check named `name` (by default, the function's name)."""
@@ -65,7 +62,7 @@ def invariant(name: str | None = None, *, phase: str, description: str,
         raise ValueError(f"invariant {name!r}: phase {phase!r} is not one of {PHASES}")
 
     def define(check: Check) -> Invariant:
-        return Invariant(name or check.__name__, phase, description, check, applies, deferred, covers, proves,
+        return Invariant(name or check.__name__, phase, description, check, applies, covers, proves,
                          summarize)
 
     return define
@@ -153,7 +150,7 @@ def gates_closed_in_tx(ctx: RunContext) -> tuple[bool, Evidence]:
                    "stored, and recomputed by the harness through fn_iu_manifest_digest), with zero drift in the "
                    "database; templates with different piece graphs have different digests."),
            covers=("S1.digest.reuse", "S1.digest.graph", "S1.compose.instance"),
-           phase="post_commit", deferred=True,
+           phase="post_commit",
            description="instance digest == template digest: returned, logged, stored, and recomputed by "
                        "the harness through fn_iu_manifest_digest; distinct piece graphs, distinct digests")
 def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
@@ -194,11 +191,11 @@ def digest_equality(ctx: RunContext) -> tuple[bool, Evidence]:
 @invariant("digest_audit_view_agrees",
            proves="The build's own v_iu_digest_audit reports no less drift than the harness finds.",
            covers=("S1.view.audit",),
-           phase="post_commit", deferred=True,
+           phase="post_commit",
            description="the build's own v_iu_digest_audit reports no less drift, and no fewer rows, than the "
                        "harness recomputes")
 def digest_audit_view_agrees(ctx: RunContext) -> tuple[bool, Evidence]:
-    view = ctx.read("build_digest_view", db_state.build_digest_view)
+    view = db_state.build_digest_view(ctx.conn)
     if not view["understood"]:
         raise CheckNotRun(f"not in this build: {view['reason']}")
     harness = ctx.digest_audit().database()
@@ -439,7 +436,7 @@ def _pins_apply(ctx: RunContext) -> bool:
 @invariant("pinned_seed_numbers",
            proves="The absolute numbers of the seed report are reproduced exactly.",
            covers=("S2.templates", "S2.before", "S2.after", "S2.seed-25000x", "S2.seed-50000x"),
-           phase="post_commit", applies=_pins_apply, deferred=True,
+           phase="post_commit", applies=_pins_apply,
            description="the absolute numbers the scenario pins (the seed report's) hold after COMMIT")
 def pinned_seed_numbers(ctx: RunContext) -> tuple[bool, Evidence]:
     expect = ctx.scenario.expect

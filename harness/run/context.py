@@ -6,10 +6,8 @@ Its own module so that the runner (which fills it) and the invariants and probes
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import psycopg
 
@@ -57,20 +55,11 @@ class RunContext:
     pieces: dict[str, int] = field(default_factory=dict)
     facts: RunFacts = field(default_factory=RunFacts)
     clones: Clones | None = None
-    #: Whole-database reads the runner makes once, after the checks that do not need them (the
-    #: digest audit, the build's audit view), for the deferred checks that do; by name, see `read`.
-    background: dict[str, Future[Any]] = field(default_factory=dict)
-
-    def read(self, name: str, compute: Callable[[psycopg.Connection], T]) -> T:
-        """The runner's read `name` (waiting for it; its error is raised here), or `compute` on conn now."""
-        future = self.background.get(name)
-        return future.result() if future is not None else compute(self.conn)
 
     def digest_audit(self) -> DigestAudit:
-        """The harness's digest audit after COMMIT (the runner's read, see `read`)."""
+        """The harness's digest audit after COMMIT: read once, by the first check that needs it."""
         if self.facts.digest_audit is None:
-            self.facts.digest_audit = DigestAudit.of(
-                self.read("digest_audit", lambda conn: db_state.digest_audit(conn, self.scenario.actor)))
+            self.facts.digest_audit = DigestAudit.of(db_state.digest_audit(self.conn, self.scenario.actor))
         return self.facts.digest_audit
 
     @property

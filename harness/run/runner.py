@@ -4,8 +4,8 @@ Steps (each followed by the invariants of its phase):
   pre snapshot -> [one transaction: open gates, orchestrator per event, close
   gates, in_tx checks, COMMIT] -> then two streams at once (`_Run.after_commit`):
     * a second session, in a snapshot of what COMMIT left: dry-run rollback
-      (rollback_dry_run) -> post_commit checks -> digest audit, audit view ->
-      the deferred post_commit checks;
+      (rollback_dry_run) -> post_commit checks (the digest audit read once, by the
+      first that needs it);
     * the run's session: probes (refused calls in a rolled-back transaction, a
       race on a throwaway clone) -> replay every event (replay) -> once the dry
       run is done, the real rollback (rollback).
@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import psycopg
@@ -81,15 +81,13 @@ class _Run:
         self.dry_run_done = threading.Event()
         self.checks: dict[str, Invariant] = all_checks()
 
-    def check_phase(self, phase: str, *, deferred: bool | None = None, ctx: RunContext | None = None) -> None:
-        """Run the phase's checks (with `deferred`, only those whose flag is that), on `ctx` (default the run's)."""
+    def check_phase(self, phase: str, *, ctx: RunContext | None = None) -> None:
+        """Run the phase's checks on `ctx` (default the run's)."""
         ctx = ctx or self.ctx
         for inv in checks_for(phase, self.checks):
             if self.stopping.is_set():
                 return
             if inv.applies is not None and not inv.applies(ctx):
-                continue
-            if deferred is not None and inv.deferred != deferred:
                 continue
             began = time.perf_counter()
             try:
@@ -113,10 +111,9 @@ class _Run:
     def order_results(self) -> None:
         """Results in PHASES order, each phase in the registry's order, however they were run (the
         post-commit checks run beside the probes, the replay and the rollbacks)."""
-        rank = {name: (k, j) for k, phase in enumerate(PHASES)
-                for j, name in enumerate(inv.name for inv in checks_for(phase, self.checks))}
+        rank = {name: k for k, name in enumerate(self.checks)}  # the registry's order
         self.results.sort(key=lambda r: (PHASES.index(r.phase) if r.phase in PHASES else len(PHASES),
-                                         rank.get(r.name, (0, len(rank)))[1]))
+                                         rank.get(r.name, len(rank))))
 
     def cancel_reads(self) -> None:
         """On an error or a signal: stop the post-commit stream (its checks not yet begun are skipped)
@@ -129,8 +126,8 @@ class _Run:
     def after_commit(self, rollback: bool) -> None:
         """Everything after COMMIT, in two streams that do not wait for each other:
 
-        - the dry run, the post-commit checks, the digest audit and the read of the build's audit view,
-          one after another on a session of their own, in a REPEATABLE READ transaction begun right
+        - the dry run and the post-commit checks (the digest audit and the build's audit view among
+          them), one after another on a session of their own, in a REPEATABLE READ transaction begun right
           after COMMIT (the run's answers are copied into that session's temp tables first);
         - on the run's session meanwhile: the probes, the replay and (once the dry run is done) the
           real rollback, each as before. What they commit (gates toggled back, a faulty replay's writes, the
@@ -181,9 +178,7 @@ class _Run:
         self.order_results()
 
     def post_commit_checks(self, ctx: RunContext) -> None:
-        """On `ctx` (the snapshot's session): the dry run, the post-commit checks, then the two
-        whole-database digest recomputations (the harness's audit, the build's own view) that the
-        deferred ones read."""
+        """On `ctx` (the snapshot's session): the post-commit counts, the dry run, the post-commit checks."""
         began = time.perf_counter()
         try:
             try:  # the post-commit counts first: the replay's check (on the other stream) compares with them
@@ -197,23 +192,7 @@ class _Run:
             finally:
                 self.dry_run_done.set()
             ctx.conn.execute("ANALYZE pg_temp.iu_run_plan, pg_temp.iu_run_calls")
-            self.check_phase("post_commit", deferred=False, ctx=ctx)
-            for name, timing, compute in (
-                    ("digest_audit", "digest_audit_s", lambda conn: db_state.digest_audit(conn, ctx.scenario.actor)),
-                    ("build_digest_view", "digest_view_s", db_state.build_digest_view)):
-                if self.stopping.is_set():
-                    return
-                read_began = time.perf_counter()
-                ctx.background[name] = done = Future[Any]()
-                try:
-                    with ctx.conn.transaction():  # a savepoint: a failed read leaves the snapshot usable
-                        done.set_result(compute(ctx.conn))
-                except Exception as exc:  # raised where a check reads it, which then fails with it
-                    _raise_if_out_of_space(exc)
-                    done.set_exception(exc)
-                self.timings[timing] = time.perf_counter() - read_began
-            ctx.digest_audit()
-            self.check_phase("post_commit", deferred=True, ctx=ctx)
+            self.check_phase("post_commit", ctx=ctx)
         finally:
             self.post_taken.set()  # also when the stream failed before these
             self.dry_run_done.set()
